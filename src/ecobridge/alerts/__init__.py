@@ -1,0 +1,1 @@
+"""Alert rules, evaluation, lifecycle, subscriptions and delivery."""

@@ -1,0 +1,1 @@
+"""HTTP interfaces: the app factory and router assembly."""

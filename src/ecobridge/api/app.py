@@ -1,0 +1,77 @@
+"""create_app(settings): the FastAPI application with every router mounted."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ecobridge import __version__
+from ecobridge.config import Settings, get_settings
+from ecobridge.errors import EcobridgeError
+from ecobridge.store import Store, open_store
+
+PROBLEM = "application/problem+json"
+
+
+def _problem(status: int, title: str, detail: str, type_: str, **extra) -> JSONResponse:
+    body = {"type": f"https://ecobridge.invalid/problems/{type_}", "title": title,
+            "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """RFC 9457 problem+json for every error, from one place."""
+
+    @app.exception_handler(EcobridgeError)
+    async def _domain(request: Request, exc: EcobridgeError):
+        return JSONResponse(exc.problem(), status_code=exc.status, media_type=PROBLEM)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
+        first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+        detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        return _problem(422, "Invalid request", detail, "invalid-request", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return _problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error")
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """Build the app. With `store` given the caller owns it; otherwise the app opens and closes it."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = store is None
+        app.state.store = store or open_store(settings)
+        try:
+            yield
+        finally:
+            if own:
+                app.state.store.close()
+
+    app = FastAPI(title="ecobridge", version=__version__, lifespan=lifespan,
+                  openapi_url="/api/v1/openapi.json", docs_url="/api/v1/docs", redoc_url=None)
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.get("/api/v1/health", tags=["meta"])
+    def health(request: Request) -> dict:
+        """Liveness and the store's schema version."""
+        version = request.app.state.store.scalar("SELECT max(version) FROM schema_migrations")
+        return {"status": "ok", "version": __version__, "schema": version}
+
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list:
+    """Every router, in one place. Each domain package owns its own `api.py`."""
+    return []

@@ -1,0 +1,1 @@
+"""Biodiversity: taxa, occurrences (Darwin Core), camera traps (Camtrap DP)."""

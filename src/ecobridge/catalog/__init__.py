@@ -1,0 +1,1 @@
+"""Datasets, licences and multilingual metadata."""

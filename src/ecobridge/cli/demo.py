@@ -1,0 +1,1 @@
+"""`ecobridge demo` (filled by the demo work)."""

@@ -1,0 +1,1 @@
+"""`ecobridge ingest` and `ecobridge ingest-report` (filled by the ingest work)."""

@@ -1,0 +1,1 @@
+"""Monitoring: the SensorThings model, ingest, units and quality control."""

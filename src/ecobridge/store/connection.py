@@ -1,0 +1,138 @@
+"""Connection to the deployment's DuckDB file: extensions from wheels, one writer, many readers."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from ecobridge.errors import StoreLocked
+
+EXTENSIONS = ("spatial", "fts")
+
+
+def extension_directory() -> Path:
+    """Where the duckdb-ext-* wheels put their binaries; DuckDB never downloads from elsewhere."""
+    import duckdb_ext  # namespace package installed by duckdb-ext-spatial / duckdb-ext-fts
+
+    return Path(next(iter(duckdb_ext.__path__))) / "extensions"
+
+
+def connect(path: Path | str, *, read_only: bool = False, memory_limit: str = "1GB",
+            threads: int = 2, temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    config = {
+        "extension_directory": str(extension_directory()),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "memory_limit": memory_limit,
+        "threads": threads,
+    }
+    if temp_directory is not None:
+        config["temp_directory"] = str(temp_directory)
+    try:
+        conn = duckdb.connect(str(path), read_only=read_only, config=config)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise StoreLocked(
+                f"{path} is in use by another ecobridge process (is `ecobridge serve` running?); "
+                "stop it, or send the work through its HTTP API"
+            ) from None
+        raise
+    for name in EXTENSIONS:
+        conn.execute(f"LOAD {name}")
+    conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+class Store:
+    """A deployment's database. Reads run on per-thread cursors; writes take one lock."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False, memory_limit: str = "1GB",
+                 threads: int = 2):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        temp = None if str(path) == ":memory:" else self.path.parent / "tmp"
+        self._conn = connect(path, read_only=read_only, memory_limit=memory_limit,
+                             threads=threads, temp_directory=temp)
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self.read_only = read_only
+
+    # -- reads -------------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._conn.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def rows(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
+        return self.cursor().execute(sql, params or []).fetchall()
+
+    def one(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple | None:
+        return self.cursor().execute(sql, params or []).fetchone()
+
+    def scalar(self, sql: str, params: Sequence[Any] | dict | None = None) -> Any:
+        row = self.one(sql, params)
+        return None if row is None else row[0]
+
+    def dicts(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[dict]:
+        cur = self.cursor().execute(sql, params or [])
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def arrow(self, sql: str, params: Sequence[Any] | dict | None = None) -> pa.Table:
+        return self.cursor().execute(sql, params or []).fetch_arrow_table()
+
+    # -- writes ------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One writer at a time; everything inside commits together or not at all."""
+        with self._write_lock:
+            cur = self._conn.cursor()
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            else:
+                cur.execute("COMMIT")
+            finally:
+                cur.close()
+
+    def execute(self, sql: str, params: Sequence[Any] | dict | None = None) -> None:
+        with self.transaction() as cur:
+            cur.execute(sql, params or [])
+
+    def checkpoint(self) -> None:
+        with self._write_lock:
+            self._conn.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_store(settings=None, *, migrate: bool = True, read_only: bool = False) -> Store:
+    """Open the deployment's store under settings.home, applying migrations."""
+    from ecobridge.config import get_settings
+    from ecobridge.store.migrations import apply_migrations
+
+    settings = settings or get_settings()
+    store = Store(settings.database_path, read_only=read_only,
+                  memory_limit=settings.memory_limit, threads=settings.threads)
+    if migrate and not read_only:
+        apply_migrations(store)
+    return store

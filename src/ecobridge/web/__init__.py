@@ -1,0 +1,1 @@
+"""Web pages: templates, static assets, translations."""
