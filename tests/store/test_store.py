@@ -9,7 +9,6 @@ import textwrap
 import pytest
 
 from ecobridge.errors import StoreLocked
-from ecobridge.store import open_store
 from ecobridge.store.migrations import apply_migrations, available
 
 

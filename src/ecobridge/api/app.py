@@ -43,7 +43,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app. With `store` given the caller owns it; otherwise the app opens and closes it."""
+    """Build the app. A `store` passed in stays the caller's; else the app opens and closes one."""
     settings = settings or get_settings()
 
     @asynccontextmanager

@@ -10,6 +10,8 @@ from ecobridge.governance.policy import (
     Principal,
     dataset_filter_sql,
     location_sql,
+    record_read,
+    require_write,
     visible_datasets_sql,
 )
 
@@ -19,5 +21,7 @@ __all__ = [
     "Principal",
     "dataset_filter_sql",
     "location_sql",
+    "record_read",
+    "require_write",
     "visible_datasets_sql",
 ]

@@ -86,3 +86,30 @@ def location_sql(principal: Principal, geom: str, alias: str = "d") -> tuple[str
         f"(floor(ST_Y(ST_Centroid({geom})) / {dlat}) + 0.5) * {dlat})"
     )
     return f"(CASE WHEN {full} THEN {geom} ELSE {snapped} END)", params
+
+
+WRITE_ROLES = ("admin", "publisher")
+
+
+def require_write(store, principal: Principal, dataset_id: int) -> None:
+    """Only publishers (or admins) of the owning organisation write to a dataset."""
+    from ecobridge.errors import Forbidden, NotFound
+
+    if principal.is_platform_admin:
+        return
+    row = store.one("SELECT owner_org_id FROM datasets WHERE id = ?", [dataset_id])
+    if row is None:
+        raise NotFound(f"no dataset {dataset_id}")
+    if principal.roles.get(row[0]) not in WRITE_ROLES:
+        raise Forbidden(f"only publishers of the owning organisation may write to dataset "
+                        f"{dataset_id}")
+
+
+def record_read(store, principal: Principal, *, dataset_ids: list[int], kind: str,
+                count: int) -> None:
+    """Write an audit event for a read of another organisation's data.
+
+    Called by every read path after it has fetched rows. The audit table arrives with the
+    governance migration; until then there is nothing to write to.
+    """
+    return None
