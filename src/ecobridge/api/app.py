@@ -50,9 +50,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI):
         own = store is None
         app.state.store = store or open_store(settings)
+        from ecobridge.alerts.scheduler import start_workers, stop_workers
+
+        workers = start_workers(app.state.store)  # webhook outbox and silence check
         try:
             yield
         finally:
+            stop_workers(workers)
             if own:
                 app.state.store.close()
 
@@ -74,4 +78,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 def _routers() -> list:
     """Every router, in one place. Each domain package owns its own `api.py`."""
-    return []
+    from ecobridge.alerts.api import router as alerts_router
+    from ecobridge.catalog.api import router as catalog_router
+    from ecobridge.governance.api import routers as governance_routers
+    from ecobridge.monitoring.api import router as monitoring_router
+    from ecobridge.web.pages import router as pages_router
+
+    return [*governance_routers(), catalog_router, monitoring_router, alerts_router,
+            pages_router]

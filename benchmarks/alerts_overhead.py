@@ -1,0 +1,130 @@
+"""Benchmark: rule evaluation overhead as a ratio of ingest time, for 1,000,000 new observations.
+
+    .venv/bin/python benchmarks/alerts_overhead.py [--rows 1000000] [--stations 100] [--repeat 2]
+
+Generates hourly observations (stations x 6 air-quality variables, stations in China, Russia,
+India and Kazakhstan so national limits differ) as Parquet, then ingests the same file into
+fresh stores: without rules (baseline), with the default rules (alerts/defaults.py: 24-h PM2.5
+against the national limit and the WHO guideline, AQI category, silence, QC burst), and with the
+defaults plus an anomaly rule on every variable. Each store is built in its own child process;
+the best of `--repeat` runs is kept. Prints one JSON line per figure:
+overhead = ingest-with-rules / ingest-without-rules - 1 (target < 0.10).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+VARIABLES = ("pm25", "pm10", "no2", "so2", "o3", "co")
+COUNTRIES = ("CHN", "RUS", "IND", "KAZ")
+
+
+def generate(path: Path, rows: int, stations: int) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    hours = -(-rows // (stations * len(VARIABLES)))
+    rng = np.random.default_rng(7)
+    h = np.arange(hours)
+    cols = {"station": [], "variable": [], "time": [], "value": [], "unit": []}
+    t = (np.datetime64("2025-01-01T00:00:00") + h * np.timedelta64(3600, "s"))
+    for s in range(stations):
+        level = rng.uniform(10, 90)
+        weather = np.convolve(rng.normal(0, 0.3, hours), np.ones(48) / 7, mode="same")
+        for v, var in enumerate(VARIABLES):
+            x = level * (0.5 + v / 6) * np.exp(0.3 * np.sin(2 * np.pi * h / 24) + weather
+                                                 + rng.normal(0, 0.1, hours))
+            cols["station"].append(np.full(hours, f"ST{s:04d}", object))
+            cols["variable"].append(np.full(hours, var, object))
+            cols["time"].append(t)
+            cols["value"].append(np.round(x / (1000 if var == "co" else 1), 3))
+            cols["unit"].append(np.full(hours, "mg/m3" if var == "co" else "ug/m3", object))
+    table = pa.table({k: pa.array(np.concatenate(v)) for k, v in cols.items()})
+    table = table.set_column(2, "time", table.column("time").cast(pa.timestamp("s", tz="UTC")))
+    pq.write_table(table.slice(0, rows), path)
+
+
+CHILD = """
+import json, time
+from ecobridge.alerts.defaults import install_defaults
+from ecobridge.alerts import service
+from ecobridge.catalog.service import create_dataset
+from ecobridge.config import Settings
+from ecobridge.governance import SYSTEM
+from ecobridge.governance.organisations import create_organisation
+from ecobridge.monitoring.ingest import ingest_file
+from ecobridge.store import open_store
+
+store = open_store(Settings(home={home!r}, memory_limit="1GB", threads=2))
+create_organisation(store, slug="agency", name="Agency", country="CHN")
+create_dataset(store, slug="air", owner="agency", domain="air", title="Air", licence="CC-BY-4.0")
+lines = ["code,name,lat,lon,country"]
+for s in range({stations}):
+    lines.append(f"ST{{s:04d}},Station {{s}},{{30 + s % 20}},{{70 + s % 40}},"
+                 f"{{{countries!r}[s % 4]}}")
+open({home!r} + "/stations.csv", "w").write("\\n".join(lines) + "\\n")
+ingest_file(store, {home!r} + "/stations.csv", dataset="air", kind="stations")
+if {mode!r} != "none":
+    install_defaults(store)
+if {mode!r} == "anomaly":
+    service.create_rule(store, SYSTEM, name="anomaly", kind="anomaly", params={{"z": 6}})
+# a running server has these loaded already: the air standards and the alert modules
+from ecobridge.air.aqi import standards
+from ecobridge.air.standards import all_limits
+from ecobridge.alerts import delivery, matching, writes  # noqa: F401
+from ecobridge.monitoring import observations  # noqa: F401
+import pyarrow.dataset  # noqa: F401
+standards(); all_limits()
+t = time.perf_counter()
+report = ingest_file(store, {parquet!r}, dataset="air", kind="observations")
+seconds = time.perf_counter() - t
+alerts = store.scalar("SELECT count(*) FROM alerts")
+print(json.dumps({{"seconds": seconds, "rows": report.rows_inserted, "alerts": alerts}}))
+"""
+
+
+def run(mode: str, parquet: Path, stations: int) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        code = textwrap.dedent(CHILD).format(home=home, stations=stations, mode=mode,
+                                             parquet=str(parquet), countries=COUNTRIES)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--stations", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        parquet = Path(tmp) / "obs.parquet"
+        generate(parquet, args.rows, args.stations)
+        best: dict[str, dict] = {}
+        for _ in range(args.repeat):
+            for mode in ("none", "defaults", "anomaly"):  # interleaved: load drifts
+                r = run(mode, parquet, args.stations)
+                if mode not in best or r["seconds"] < best[mode]["seconds"]:
+                    best[mode] = r
+    base = best["none"]["seconds"]
+    print(json.dumps({"figure": "ingest_without_rules", "rows": best["none"]["rows"],
+                      "seconds": round(base, 3)}))
+    for mode, label in (("defaults", "default_rules"), ("anomaly", "default_rules_plus_anomaly")):
+        r = best[mode]
+        print(json.dumps({"figure": f"alerts_overhead_{label}", "rows": r["rows"],
+                          "seconds": round(r["seconds"], 3), "alerts": r["alerts"],
+                          "baseline_seconds": round(base, 3),
+                          "overhead_ratio": round(r["seconds"] / base - 1, 4),
+                          "target": "< 0.10"}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,414 @@
+"""Incremental rule evaluation: only the windows that new data touches.
+
+    evaluate_ingest(cur, dataset_id=..., run_id=..., kind="observations")
+
+runs inside the ingest's transaction, so alerts, their events and the webhook outbox commit
+with the data or not at all. The rows of the run (inserted or changed) give, per datastream,
+the time range [t0, t1] it touched. For each rule in scope:
+
+1. the points to re-evaluate are [t0, t1] widened by the rule's reach (rules.reach);
+2. that range is widened again to cover every stored alert of the rule on the datastream that it
+   meets or comes within the rule's clear time of, and any earlier alert the data has not ended
+   yet, until nothing changes: those alerts are then re-derived whole, never patched;
+3. one read fetches the rows all rules need; numpy computes the points;
+4. firing points closer than `clear_hours` form one episode; an episode keeps the id of the
+   stored alert it overlaps (a condition that goes on updates its alert), new episodes open
+   alerts, stored alerts left without an episode are retracted.
+
+The alerts are thus a function of the data alone: ingesting a series in one file or in chunks
+gives the same alerts (tests/alerts/test_incremental.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from ecobridge.alerts.models import HOUR_US, SEVERITIES, Points, Rule
+from ecobridge.alerts.rules import Rows, Stream, points, reach, silence_points
+from ecobridge.monitoring.qc import QcConfig
+
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def load_rules(cur, rule_ids: list[int] | None = None) -> list[Rule]:
+    sql = ("SELECT id, name, kind, params, severity, dataset_id, observed_property, area_id,"
+           " thing_id, description FROM alert_rules WHERE deleted_at IS NULL")
+    params: list = []
+    if rule_ids is not None:
+        sql += " AND id IN (SELECT unnest(?))"
+        params.append(list(rule_ids))
+    return [Rule(r[0], r[1], r[2], json.loads(r[3]), *r[4:])
+            for r in cur.execute(sql + " ORDER BY id", params).fetchall()]
+
+
+def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None) -> dict | None:
+    """Evaluate every rule on what an ingest run changed (the hook in monitoring.ingest)."""
+    if kind != "observations":
+        return None
+    rules = load_rules(cur)
+    if not rules:
+        return None
+    touched = cur.execute(
+        "SELECT datastream_id, min(epoch_us(phenomenon_time)), max(epoch_us(phenomenon_time))"
+        " FROM observations WHERE ingest_run_id = ? GROUP BY 1", [run_id]).fetchall()
+    summary = evaluate(cur, rules, {r[0]: (r[1], r[2]) for r in touched})
+    from ecobridge.alerts.delivery import notify
+
+    notify()  # workers poll until the transaction has committed
+    return summary
+
+
+def evaluate_all(cur, rule_ids: list[int] | None = None) -> dict:
+    """Evaluate rules over every stored observation (after adding a rule, or to rebuild)."""
+    touched = cur.execute(
+        "SELECT id, epoch_us(phenomenon_time_start), epoch_us(phenomenon_time_end)"
+        " FROM datastreams WHERE observation_count > 0").fetchall()
+    return evaluate(cur, load_rules(cur, rule_ids), {r[0]: (r[1], r[2]) for r in touched})
+
+
+@dataclass
+class Plan:
+    """One rule's work: keys with their padded point ranges and the alerts they absorb."""
+
+    rule: Rule
+    streams: list[int]
+    ranges: dict[int, tuple[int, int]] = field(default_factory=dict)   # key -> padded range
+    read: dict[int, tuple[int, int]] = field(default_factory=dict)     # ds -> rows to read
+    absorbed: dict[int, list[tuple]] = field(default_factory=dict)     # key -> alert rows
+
+
+def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]]) -> dict:
+    if not rules or not touched:
+        return _summary([])
+    streams = _streams(cur, touched)
+    plans = []
+    for rule in rules:
+        in_scope = _scope(cur, rule, streams, touched)
+        if not in_scope:
+            continue
+        plan = (_silence_plan(cur, rule, in_scope, streams, touched) if rule.kind == "silence"
+                else _plan(cur, rule, in_scope, streams, touched))
+        if plan.ranges:
+            plans.append(plan)
+    frame = _read(cur, plans)
+    writes = Writes()
+    for plan in plans:
+        rows = _slice(frame, plan.read)
+        if plan.rule.kind == "silence":
+            thing = np.array([streams[int(ds)].thing_id for ds in rows.ds], np.int64)
+            pair = np.unique(np.stack((thing, rows.t)), axis=1) if len(rows) else \
+                np.zeros((2, 0), np.int64)
+            pts = silence_points(plan.rule, pair[0], pair[1])
+        else:
+            pts = points(plan.rule, rows, streams)
+        _reconcile(plan, _within(pts, plan.ranges), streams, writes)
+    return writes.commit(cur, streams)
+
+
+def evaluate_points(cur, rule: Rule, pts: Points, streams: dict[int, Stream]) -> dict:
+    """Reconcile externally computed points (the silence scheduler's live points)."""
+    ranges = {}
+    for k, t in zip(pts.key.tolist(), pts.t.tolist(), strict=True):
+        lo, hi = ranges.get(k, (t, t))
+        ranges[k] = (min(lo, t), max(hi, t))
+    plan = Plan(rule, [])
+    _absorb(cur, plan, ranges)
+    writes = Writes()
+    _reconcile(plan, pts, streams, writes)
+    return writes.commit(cur, streams)
+
+
+# -- planning --------------------------------------------------------------------------------
+def _streams(cur, touched: dict[int, tuple[int, int]]) -> dict[int, Stream]:
+    """The touched datastreams and their stations' other datastreams (silence needs them)."""
+    rows = cur.execute("""
+        SELECT s.id, s.thing_id, t.dataset_id, p.code, s.unit_symbol,
+               coalesce(CASE WHEN regexp_full_match(t.properties->>'$.country', '[A-Z]{3}')
+                             THEN t.properties->>'$.country' END, o.country),
+               p.qc, ST_X(ST_Centroid(l.geom)), ST_Y(ST_Centroid(l.geom))
+        FROM datastreams s JOIN things t ON t.id = s.thing_id
+        JOIN observed_properties p ON p.id = s.observed_property_id
+        JOIN datasets d ON d.id = t.dataset_id JOIN organisations o ON o.id = d.owner_org_id
+        LEFT JOIN thing_locations tl ON tl.thing_id = t.id
+        LEFT JOIN locations l ON l.id = tl.location_id
+        WHERE s.thing_id IN (SELECT thing_id FROM datastreams WHERE id IN (SELECT unnest(?)))
+    """, [list(touched)]).fetchall()
+    out = {}
+    horizons: dict[str, int] = {}
+    for ds, thing, dataset, prop, unit, country, qc, lon, lat in rows:
+        if prop not in horizons:
+            horizons[prop] = int(QcConfig.from_json(qc).horizon_s * 1e6)
+        out[ds] = Stream(ds, thing, dataset, prop, unit, country, horizons[prop],
+                         math.nan if lon is None else lon, math.nan if lat is None else lat)
+    return out
+
+
+def _scope(cur, rule: Rule, streams: dict[int, Stream], touched: dict) -> list[int]:
+    pool = streams if rule.kind == "silence" else {k: streams[k] for k in touched}
+    ids = [ds for ds, s in pool.items()
+           if (rule.dataset_id is None or s.dataset_id == rule.dataset_id)
+           and (rule.observed_property is None or s.prop == rule.observed_property)
+           and (rule.thing_id is None or s.thing_id == rule.thing_id)]
+    if rule.area_id is not None and ids:
+        inside = {r[0] for r in cur.execute(
+            "SELECT tl.thing_id FROM thing_locations tl JOIN locations l ON l.id = tl.location_id"
+            " JOIN areas a ON a.id = ? WHERE ST_Intersects(a.geom, l.geom)"
+            " AND tl.thing_id IN (SELECT unnest(?))",
+            [rule.area_id, sorted({streams[d].thing_id for d in ids})]).fetchall()}
+        ids = [ds for ds in ids if streams[ds].thing_id in inside]
+    if rule.kind == "silence":
+        things = {streams[d].thing_id for d in touched if d in streams}
+        ids = [ds for ds in ids if streams[ds].thing_id in things]
+    return sorted(ids)
+
+
+def _plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream], touched) -> Plan:
+    plan = Plan(rule, ids)
+    spans, back = {}, {}
+    for ds in ids:
+        before, after, read_back = reach(rule, streams[ds])
+        t0, t1 = touched[ds]
+        spans[ds] = (t0 - before, t1 + after - 1 if after else t1)
+        back[ds] = read_back
+    _absorb(cur, plan, spans)
+    plan.read = {ds: (lo - back[ds], hi) for ds, (lo, hi) in plan.ranges.items()}
+    return plan
+
+
+def _silence_plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream],
+                  touched) -> Plan:
+    """Per station: from its last observation before the new data to its first after."""
+    plan = Plan(rule, ids)
+    span: dict[int, tuple[int, int]] = {}
+    for ds in touched:
+        if ds in streams:
+            thing = streams[ds].thing_id
+            lo, hi = span.get(thing, touched[ds])
+            span[thing] = (min(lo, touched[ds][0]), max(hi, touched[ds][1]))
+    table = pa.table({"ds": np.array(ids, np.int64),
+                      "thing": np.array([streams[d].thing_id for d in ids], np.int64)})
+    bounds = pa.table({"thing": np.array(list(span), np.int64),
+                       "lo": pa.array([v[0] for v in span.values()], _TS),
+                       "hi": pa.array([v[1] for v in span.values()], _TS)})
+    cur.register("__eb_sil_ds", table)
+    cur.register("__eb_sil_b", bounds)
+    try:
+        around = cur.execute("""
+            SELECT b.thing, epoch_us(b.lo), epoch_us(b.hi),
+                   epoch_us(max(o.phenomenon_time) FILTER (WHERE o.phenomenon_time < b.lo)),
+                   epoch_us(min(o.phenomenon_time) FILTER (WHERE o.phenomenon_time > b.hi))
+            FROM __eb_sil_b b JOIN __eb_sil_ds s ON s.thing = b.thing
+            JOIN observations o ON o.datastream_id = s.ds
+            WHERE o.datastream_id BETWEEN ? AND ?
+            GROUP BY ALL""", [min(ids), max(ids)]).fetchall()
+    finally:
+        cur.unregister("__eb_sil_ds")
+        cur.unregister("__eb_sil_b")
+    spans = {thing: (lo if prev is None else prev, hi if nxt is None else nxt)
+             for thing, lo, hi, prev, nxt in around}
+    _absorb(cur, plan, spans)
+    for ds in ids:
+        thing = streams[ds].thing_id
+        if thing in plan.ranges:
+            plan.read[ds] = plan.ranges[thing]
+    return plan
+
+
+def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]]) -> None:
+    """Widen each key's range over the stored alerts it meets, until nothing changes."""
+    rule = plan.rule
+    column = "thing_id" if rule.kind == "silence" else "datastream_id"
+    stored: dict[int, list[tuple]] = {}
+    for row in cur.execute(
+            f"SELECT {column}, epoch_us(started_at), epoch_us(last_seen_at), id, severity,"
+            " status, resolution, epoch_us(ended_at), points, peak_value, last_value,"
+            " acknowledged_at IS NOT NULL, incident_id FROM alerts WHERE rule_id = ?"
+            f" AND resolution IS DISTINCT FROM 'retracted' AND {column} IN (SELECT unnest(?))"
+            " ORDER BY 1, 2", [rule.id, list(spans)]).fetchall():
+        stored.setdefault(row[0], []).append(row)
+    c = rule.clear_us
+
+    def meets(a: tuple, lo: int, hi: int) -> bool:
+        # an alert the data has not ended yet waits for the next points, however far
+        return a[1] <= hi + c and (a[2] >= lo - c or a[7] is None)
+
+    for key, (lo, hi) in spans.items():
+        mine = stored.get(key, [])
+        changed = True
+        while changed:
+            changed = False
+            for a in mine:
+                if meets(a, lo, hi) and (a[1] < lo or a[2] > hi):
+                    lo, hi, changed = min(lo, a[1]), max(hi, a[2]), True
+        plan.ranges[key] = (lo - c, hi + c)
+        plan.absorbed[key] = [a for a in mine if meets(a, lo, hi)]
+
+
+def _read(cur, plans: list[Plan]) -> Rows:
+    """One read of every row the plans need, sorted by (datastream, time)."""
+    want: dict[int, tuple[int, int]] = {}
+    for plan in plans:
+        for ds, (lo, hi) in plan.read.items():
+            a, b = want.get(ds, (lo, hi))
+            want[ds] = (min(a, lo), max(b, hi))
+    if not want:
+        e = np.zeros(0, np.int64)
+        return Rows(e, e, np.zeros(0), np.zeros(0, np.uint8))
+    ids = sorted(want)
+    lo = min(v[0] for v in want.values())
+    hi = max(v[1] for v in want.values())
+    # plain range filters (zone maps prune them); the per-datastream ranges are applied by
+    # each rule's slice, which costs less than joining a ranges table here
+    table = cur.execute("""
+        SELECT datastream_id AS ds, epoch_us(phenomenon_time) AS t, result AS v,
+               quality_flag AS f
+        FROM observations
+        WHERE datastream_id IN (SELECT unnest(?)) AND datastream_id BETWEEN ? AND ?
+          AND phenomenon_time BETWEEN make_timestamptz(?) AND make_timestamptz(?)
+        ORDER BY 1, 2""", [ids, ids[0], ids[-1], lo, hi]).fetch_arrow_table()
+    return Rows(table.column("ds").to_numpy(), table.column("t").to_numpy(),
+                table.column("v").to_numpy(zero_copy_only=False).astype(np.float64),
+                table.column("f").to_numpy())
+
+
+def _slice(frame: Rows, read: dict[int, tuple[int, int]]) -> Rows:
+    if not read or len(frame) == 0:
+        return frame.take(np.zeros(len(frame), bool))
+    ids = np.array(sorted(read), np.int64)
+    lo = np.array([read[i][0] for i in ids.tolist()], np.int64)
+    hi = np.array([read[i][1] for i in ids.tolist()], np.int64)
+    at = np.clip(np.searchsorted(ids, frame.ds), 0, len(ids) - 1)
+    mask = (ids[at] == frame.ds) & (frame.t >= lo[at]) & (frame.t <= hi[at])
+    return frame.take(mask)
+
+
+def _within(pts: Points, ranges: dict[int, tuple[int, int]]) -> Points:
+    if len(pts.t) == 0:
+        return pts
+    ids = np.array(sorted(ranges), np.int64)
+    lo = np.array([ranges[i][0] for i in ids.tolist()], np.int64)
+    hi = np.array([ranges[i][1] for i in ids.tolist()], np.int64)
+    at = np.clip(np.searchsorted(ids, pts.key), 0, len(ids) - 1)
+    m = (ids[at] == pts.key) & (pts.t >= lo[at]) & (pts.t <= hi[at])
+    return Points(pts.key[m], pts.t[m], pts.value[m], pts.limit[m], pts.sev[m], pts.detail)
+
+
+# -- reconciling episodes with stored alerts ---------------------------------------------------
+@dataclass
+class Episode:
+    key: int
+    start: int
+    last: int
+    ended: int | None
+    count: int
+    sev: int
+    peak: float
+    peak_at: int
+    last_value: float
+    limit: float
+
+
+def episodes(rule: Rule, pts: Points) -> list[Episode]:
+    """Firing points closer than the rule's clear time, per key, as episodes."""
+    n = len(pts.t)
+    if n == 0:
+        return []
+    same_next = np.r_[pts.key[1:] == pts.key[:-1], False]
+    nxt = np.r_[pts.t[1:], 0]  # valid where same_next (times may be negative: before 1970)
+    last_of_key = np.flatnonzero(~same_next)
+    max_t = dict(zip(pts.key[last_of_key].tolist(), pts.t[last_of_key].tolist(), strict=True))
+    fired = np.flatnonzero(pts.sev >= 0)
+    if len(fired) == 0:
+        return []
+    fk, ft = pts.key[fired], pts.t[fired]
+    c = rule.clear_us
+    starts = np.flatnonzero(np.r_[True, (fk[1:] != fk[:-1]) | (ft[1:] - ft[:-1] > c)])
+    ends = np.r_[starts[1:], len(fired)] - 1
+    sev = np.maximum.reduceat(pts.sev[fired], starts)
+    out = []
+    for s, e, sv in zip(starts.tolist(), ends.tolist(), sev.tolist(), strict=True):
+        idx = fired[s:e + 1]
+        peak_i = idx[int(np.argmax(np.abs(pts.value[idx])))]
+        last_i = idx[-1]
+        key, last = int(pts.key[last_i]), int(pts.t[last_i])
+        ended = int(nxt[last_i]) if same_next[last_i] and max_t[key] >= last + c else None
+        out.append(Episode(key, int(pts.t[idx[0]]), last, ended, len(idx), int(sv),
+                           float(pts.value[peak_i]), int(pts.t[peak_i]),
+                           float(pts.value[last_i]), float(pts.limit[peak_i])))
+    return out
+
+
+@dataclass
+class Writes:
+    """What an evaluation changes, written in a few statements at the end."""
+
+    new: list[tuple[Rule, Episode, dict]] = field(default_factory=list)
+    updates: list[tuple[tuple, Episode, list[str]]] = field(default_factory=list)
+    retracted: list[tuple] = field(default_factory=list)
+
+    def commit(self, cur, streams: dict[int, Stream]) -> dict:
+        from ecobridge.alerts import writes
+
+        return writes.write(cur, self, streams)
+
+
+def _reconcile(plan: Plan, pts: Points, streams: dict[int, Stream], writes: Writes) -> None:
+    rule = plan.rule
+    by_key: dict[int, list[Episode]] = {}
+    for ep in episodes(rule, pts):
+        by_key.setdefault(ep.key, []).append(ep)
+    for key in set(by_key) | set(plan.absorbed):
+        stored = list(plan.absorbed.get(key, []))
+        for ep in by_key.get(key, []):
+            if ep.ended is None:
+                # the point that ended it may lie past the range read (after a gap in the
+                # data): a stored alert ending at the same last point knows it
+                ep.ended = next((a[7] for a in stored if a[2] == ep.last and a[7] is not None),
+                                None)
+            overlapping = [a for a in stored if a[1] <= ep.last and a[2] >= ep.start]
+            if not overlapping:
+                writes.new.append((rule, ep, pts.detail.get(key, {})))
+                continue
+            keep, *merged = overlapping
+            for a in overlapping:
+                stored.remove(a)
+            writes.retracted.extend(merged)
+            kinds = _changes(keep, ep)
+            if kinds:
+                writes.updates.append((keep, ep, kinds))
+        writes.retracted.extend(stored)
+
+
+def _changes(a: tuple, ep: Episode) -> list[str]:
+    """Event kinds for a stored alert row `a` re-derived as episode `ep`."""
+    kinds = []
+    old_sev = SEVERITIES.index(a[4])
+    manual = a[6] == "manual"
+    if ep.sev > old_sev:
+        kinds.append("escalated")
+    if not manual and a[7] is None and ep.ended is not None:
+        kinds.append("resolved")
+    elif not manual and a[7] is not None and ep.ended is None:
+        kinds.append("reopened")
+    same = (a[1], a[2], a[7], a[8]) == (ep.start, ep.last, ep.ended, ep.count) and _eq(
+        a[9], ep.peak) and _eq(a[10], ep.last_value) and ep.sev == old_sev
+    if not kinds and not same:
+        kinds.append("updated")
+    return kinds
+
+
+def _eq(a: float | None, b: float) -> bool:
+    return a is not None and (a == b or (math.isnan(a) and math.isnan(b)))
+
+
+def _summary(events: list) -> dict:
+    return {"events": len(events)}
+
+
+__all__ = ["HOUR_US", "evaluate", "evaluate_all", "evaluate_ingest", "evaluate_points",
+           "episodes", "load_rules"]

@@ -1,0 +1,358 @@
+"""Rule kinds as vectorised evaluations: observations in, evaluation points out.
+
+Each kind turns the rows of its datastreams (sorted by datastream and time) into points: a
+value, the limit it was compared with and a severity rank (-1 where it did not fire). numpy does
+the windows; no Python loop runs per observation. `reach` says how far around the new data a
+kind must look, so that an ingest evaluates only the windows its rows touch:
+
+    kind            points re-evaluated              data read before the first point
+    threshold, aqi  [t0, t1 + W)                     W (the averaging window)
+    rate_of_change  [t0, t1 + gap]                   gap (max_gap_hours)
+    anomaly         [t0, t1 + days]                  days (the baseline)
+    qc_burst        [t0 - H, t1 + H + W]             W (H: how far QC re-flags stored rows)
+    silence         per station, the gaps around [t0, t1]
+
+Values in windows are rounded to 1e-6 so that sums over a series ingested in one file or in
+several chunks compare equal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+import numpy as np
+
+from ecobridge.air.aqi import get_standard, iaqi_array, standards
+from ecobridge.air.standards import limit_for, who_guideline
+from ecobridge.alerts.models import HOUR_US, RANK, Points, Rule, window_hours
+
+DAY_US = 24 * HOUR_US
+EPOCH = date(1970, 1, 1)
+INVALID_FLAGS = (4, 9)  # QARTOD fail and missing never count as valid values
+_ANOMALY_CHUNK = 50_000
+
+
+@dataclass
+class Rows:
+    """Observations of some datastreams, sorted by (ds, t)."""
+
+    ds: np.ndarray
+    t: np.ndarray
+    v: np.ndarray
+    f: np.ndarray
+
+    def take(self, mask: np.ndarray) -> Rows:
+        return Rows(self.ds[mask], self.t[mask], self.v[mask], self.f[mask])
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """What a rule needs to know about a datastream."""
+
+    id: int
+    thing_id: int
+    dataset_id: int
+    prop: str
+    unit: str
+    country: str | None
+    qc_horizon_us: int
+    lon: float = math.nan
+    lat: float = math.nan
+
+
+def reach(rule: Rule, stream: Stream) -> tuple[int, int, int]:
+    """(points before t0, points after t1, data read before the first point), in us."""
+    p = rule.params
+    if rule.kind == "threshold":
+        w = window_hours(p["averaging"]) * HOUR_US
+        return 0, w, w
+    if rule.kind == "aqi":
+        w = _aqi_window_us(stream.prop)
+        return 0, w, w
+    if rule.kind == "rate_of_change":
+        gap = int(p["max_gap_hours"] * HOUR_US)
+        return 0, gap, gap
+    if rule.kind == "anomaly":
+        days = p["days"] * DAY_US
+        return 0, days, days
+    if rule.kind == "qc_burst":
+        w = int(p["hours"] * HOUR_US)
+        return stream.qc_horizon_us, stream.qc_horizon_us + w, w
+    raise ValueError(rule.kind)
+
+
+def points(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
+    """Evaluation points of a datastream rule over `rows` (silence has its own function)."""
+    if len(rows) == 0:
+        return _empty()
+    fn = {"threshold": _threshold, "aqi": _aqi, "rate_of_change": _rate_of_change,
+          "anomaly": _anomaly, "qc_burst": _qc_burst}[rule.kind]
+    return fn(rule, rows, streams)
+
+
+def _empty() -> Points:
+    z = np.zeros(0)
+    return Points(np.zeros(0, np.int64), np.zeros(0, np.int64), z, z, np.zeros(0, np.int8))
+
+
+# -- windows ---------------------------------------------------------------------------------
+def _groups(ds: np.ndarray) -> np.ndarray:
+    """Dense group index of sorted ids."""
+    g = np.zeros(len(ds), np.int64)
+    if len(ds) > 1:
+        g[1:] = np.cumsum(ds[1:] != ds[:-1])
+    return g
+
+
+def _window_start(g: np.ndarray, t: np.ndarray, width_us: int, *,
+                  closed_right: bool = True) -> np.ndarray:
+    """Index of the first row of each row's trailing window (t - width, t] in its group
+    (or [t - width, t) with closed_right=False, which then ends before the row itself)."""
+    if len(t) == 0:
+        return np.zeros(0, np.int64)
+    t0 = int(t.min())
+    span = int(t.max()) - t0 + width_us + 1
+    if int(g.max()) + 1 > (1 << 62) // span:  # does not fit one int64 key: go group by group
+        out = np.empty(len(t), np.int64)
+        bounds = np.flatnonzero(np.diff(g)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(t)], strict=True):
+            out[lo:hi] = lo + np.searchsorted(t[lo:hi], t[lo:hi] - width_us,
+                                              side="right" if closed_right else "left")
+        return out
+    key = g * span + (t - t0)
+    return np.searchsorted(key, key - width_us, side="right" if closed_right else "left")
+
+
+def _rolling_mean(rows: Rows, g: np.ndarray, width_us: int) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing mean over (t - width, t] of valid values, and the count of valid values."""
+    valid = np.isfinite(rows.v) & ~np.isin(rows.f, INVALID_FLAGS)
+    start = _window_start(g, rows.t, width_us)
+    end = np.arange(1, len(rows) + 1)
+    cs = np.concatenate(([0.0], np.cumsum(np.where(valid, np.round(rows.v, 6), 0.0))))
+    cc = np.concatenate(([0], np.cumsum(valid)))
+    n = cc[end] - cc[start]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.round((cs[end] - cs[start]) / n, 6)
+    return mean, n
+
+
+def _per_day(rows: Rows, streams: dict[int, Stream], fn) -> np.ndarray:
+    """fn(stream, utc date) for every row, computed once per distinct (country, property,
+    day): the limits and AQI standards depend on nothing else."""
+    ids = np.unique(rows.ds)
+    groups: dict[tuple, int] = {}
+    first: list[Stream] = []
+    code = np.empty(len(ids), np.int64)
+    for i, ds in enumerate(ids.tolist()):
+        s = streams[ds]
+        k = groups.setdefault((s.country, s.prop), len(groups))
+        if k == len(first):
+            first.append(s)
+        code[i] = k
+    day = rows.t // DAY_US
+    d0 = int(day.min())
+    span = int(day.max()) - d0 + 1
+    # rows are sorted by (ds, t): runs of one (ds, day) are contiguous, so only run starts
+    # need the (small) unique
+    starts = np.flatnonzero(np.r_[True, (rows.ds[1:] != rows.ds[:-1]) | (day[1:] != day[:-1])])
+    key = code[np.searchsorted(ids, rows.ds[starts])] * span + (day[starts] - d0)
+    pairs, inverse = np.unique(key, return_inverse=True)
+    values = np.array([fn(first[p // span], EPOCH + timedelta(days=p % span + d0))
+                       for p in pairs.tolist()], dtype=float)
+    return np.repeat(values[inverse], np.diff(np.r_[starts, len(rows)]))
+
+
+def _escalated(base: str, measure: np.ndarray, steps: list) -> np.ndarray:
+    sev = np.full(len(measure), RANK[base], np.int8)
+    for at, severity in steps:
+        sev = np.where(measure >= at, np.maximum(sev, RANK[severity]), sev).astype(np.int8)
+    return sev
+
+
+# -- kinds -----------------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
+def _limit(limit: str, country: str | None, prop: str, averaging: str, level: str | None,
+           day: date) -> float:
+    try:
+        if limit == "who":
+            found = who_guideline(prop, averaging, level or "AQG")
+        elif country is None:
+            return math.nan
+        else:
+            found = limit_for(country, prop, averaging, day, level=level)
+    except Exception:  # a property or period without standards: nothing to compare with
+        return math.nan
+    return math.nan if found is None else found.value_canonical
+
+
+def _threshold(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
+    p = rule.params
+    g = _groups(rows.ds)
+    mean, n = _rolling_mean(rows, g, window_hours(p["averaging"]) * HOUR_US)
+    if isinstance(p["limit"], float):
+        limit = np.full(len(rows), p["limit"])
+    else:
+        limit = _per_day(rows, streams, lambda s, d: _limit(
+            p["limit"], s.country, s.prop, p["averaging"], p.get("level"), d))
+    ok = (n >= p["min_valid"]) & np.isfinite(limit)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = mean / limit
+    sev = np.where(mean > limit, _escalated(rule.severity, ratio, p["escalate"]), -1)
+    detail = {}
+    if not isinstance(p["limit"], float):
+        for ds in np.unique(rows.ds).tolist():
+            s = streams[ds]
+            detail[ds] = {"limit": p["limit"], "country": s.country, "level": p.get("level"),
+                          "averaging": p["averaging"]}
+    return Points(rows.ds[ok], rows.t[ok], mean[ok], limit[ok], sev[ok].astype(np.int8), detail)
+
+
+def _aqi_window_us(prop: str) -> int:
+    """The longest averaging any AQI standard uses for a pollutant (so reach is enough)."""
+    hours = [window_hours(avg) for std in standards().values()
+             for (pol, avg) in std.tables if pol == prop and avg.endswith("h")]
+    return max(hours, default=1) * HOUR_US
+
+
+@lru_cache(maxsize=4096)
+def _standard(spec: str, fallback: str, country: str | None, day: date) -> str | None:
+    for ref in ((country, fallback) if spec == "national" else (spec,)):
+        if ref is None:
+            continue
+        try:
+            return get_standard(ref, day).id
+        except Exception:
+            continue
+    return None
+
+
+def _aqi(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
+    p = rule.params
+    g = _groups(rows.ds)
+    std_ids = sorted(standards())
+    code = _per_day(rows, streams, lambda s, d: _std_code(
+        _standard(p["standard"], p["fallback"], s.country, d), std_ids))
+    index = np.full(len(rows), np.nan)
+    level = np.zeros(len(rows), np.int64)
+    floor = np.full(len(rows), np.nan)
+    means: dict[int, tuple] = {}
+    names = sorted({s.prop for s in streams.values()})
+    firsts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    props = np.array([names.index(streams[int(ds)].prop) for ds in rows.ds[firsts]],
+                     np.int64)[g]
+    for c in np.unique(code[np.isfinite(code)]).astype(int).tolist():
+        std = standards()[std_ids[c]]
+        for pi in np.unique(props[code == c]).tolist():
+            prop = names[pi]
+            avg = std.defaults.get(prop)
+            if avg is None or (prop, avg) not in std.tables or not avg.endswith("h"):
+                continue
+            hours = window_hours(avg)
+            if hours not in means:
+                means[hours] = _rolling_mean(rows, g, hours * HOUR_US)
+            mean, n = means[hours]
+            sel = (code == c) & (props == pi) & (n >= math.ceil(p["min_valid_fraction"] * hours))
+            values = iaqi_array(std.id, prop, mean[sel], avg)
+            maxima = np.array([math.inf if cat.max is None else cat.max
+                               for cat in std.categories])
+            index[sel] = values
+            level[sel] = np.searchsorted(maxima, values, side="left") + 1
+            floor[sel] = std.categories[p["min_level"] - 2].max + 1 if p["min_level"] > 1 else 0
+    ok = np.isfinite(index)
+    sev = np.where(level >= p["min_level"], _escalated(rule.severity, level, p["escalate"]), -1)
+    detail = {ds: {"standard": p["standard"], "min_level": p["min_level"]}
+              for ds in np.unique(rows.ds).tolist()}
+    return Points(rows.ds[ok], rows.t[ok], index[ok], floor[ok], sev[ok].astype(np.int8), detail)
+
+
+def _std_code(std_id: str | None, ids: list[str]) -> float:
+    return math.nan if std_id is None else float(ids.index(std_id))
+
+
+def _rate_of_change(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
+    p = rule.params
+    valid = np.isfinite(rows.v) & ~np.isin(rows.f, INVALID_FLAGS)
+    r = rows.take(valid)
+    if len(r) < 2:
+        return _empty()
+    same = r.ds[1:] == r.ds[:-1]
+    dt = (r.t[1:] - r.t[:-1]) / HOUR_US
+    ok = np.r_[False, same & (dt <= p["max_gap_hours"]) & (dt > 0)]
+    rate = np.zeros(len(r))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate[1:] = np.round((r.v[1:] - r.v[:-1]) / dt, 6)
+    measure = {"up": rate, "down": -rate, "both": np.abs(rate)}[p["direction"]]
+    sev = np.where(measure > p["max_rise"], RANK[rule.severity], -1).astype(np.int8)
+    return Points(r.ds[ok], r.t[ok], rate[ok], np.full(int(ok.sum()), p["max_rise"]), sev[ok])
+
+
+def _anomaly(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
+    """Robust z-score against the same hour of day over the preceding `days` days."""
+    p = rule.params
+    valid = np.isfinite(rows.v) & ~np.isin(rows.f, INVALID_FLAGS)
+    r = rows.take(valid)
+    if len(r) == 0:
+        return _empty()
+    hour = (r.t // HOUR_US) % 24
+    order = np.lexsort((r.t, hour, r.ds))
+    ds, t, v, hour = r.ds[order], r.t[order], np.round(r.v[order], 6), hour[order]
+    sub = np.zeros(len(t), np.int64)
+    sub[1:] = np.cumsum((ds[1:] != ds[:-1]) | (hour[1:] != hour[:-1]))
+    start = _window_start(sub, t, p["days"] * DAY_US, closed_right=False)
+    idx = np.arange(len(t))
+    length = idx - start
+    keep = length >= p["min_history"]
+    z = np.full(len(t), np.nan)
+    median = np.full(len(t), np.nan)
+    rows_at = np.flatnonzero(keep)
+    for lo in range(0, len(rows_at), _ANOMALY_CHUNK):
+        at = rows_at[lo:lo + _ANOMALY_CHUNK]
+        width = int(length[at].max())
+        cols = start[at, None] + np.arange(width)[None, :]
+        inside = cols < idx[at, None]
+        window = np.where(inside, v[np.minimum(cols, len(v) - 1)], np.nan)
+        med = np.nanmedian(window, axis=1)
+        mad = np.nanmedian(np.abs(window - med[:, None]), axis=1)
+        median[at] = med
+        z[at] = np.round(0.6745 * (v[at] - med) / np.maximum(mad, p["min_mad"]), 6)
+    final = np.lexsort((t, ds))  # back to (ds, t) order
+    ds, t, z, median = ds[final], t[final], z[final], median[final]
+    ok = np.isfinite(z)
+    sev = np.where(np.abs(z) > p["z"], RANK[rule.severity], -1).astype(np.int8)
+    return Points(ds[ok], t[ok], z[ok], median[ok], sev[ok])
+
+
+def _qc_burst(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
+    p = rule.params
+    g = _groups(rows.ds)
+    flagged = np.isin(rows.f, p["flags"])
+    start = _window_start(g, rows.t, int(p["hours"] * HOUR_US))
+    cc = np.concatenate(([0], np.cumsum(flagged)))
+    count = (cc[np.arange(1, len(rows) + 1)] - cc[start]).astype(float)
+    sev = np.where(count >= p["count"], RANK[rule.severity], -1).astype(np.int8)
+    return Points(rows.ds, rows.t, count, np.full(len(rows), float(p["count"])), sev)
+
+
+def silence_points(rule: Rule, thing: np.ndarray, t: np.ndarray) -> Points:
+    """Silence per station: for each gap longer than `hours` between consecutive observation
+    times (any of its datastreams), a firing point when the silence reached `hours` (value: the
+    gap in hours) and a quiet point when data came back. `thing`, `t` sorted, times distinct."""
+    if len(t) < 2:
+        return _empty()
+    h = int(rule.params["hours"] * HOUR_US)
+    gap = np.r_[False, (thing[1:] == thing[:-1]) & (t[1:] - t[:-1] > h)]
+    at = np.flatnonzero(gap)
+    k = np.concatenate((thing[at], thing[at]))
+    tt = np.concatenate((t[at - 1] + h, t[at]))
+    val = np.concatenate(((t[at] - t[at - 1]) / HOUR_US, np.zeros(len(at))))
+    sev = np.concatenate((np.full(len(at), RANK[rule.severity], np.int8),
+                          np.full(len(at), -1, np.int8)))
+    order = np.lexsort((tt, k))
+    return Points(k[order], tt[order], np.round(val[order], 6),
+                  np.full(len(order), rule.params["hours"]), sev[order])

@@ -1,0 +1,173 @@
+"""Write an evaluation's outcome: new alerts (with their incidents), updates, retractions, their
+events, and the outbox rows of the subscriptions those events match. All on the caller's
+transaction cursor."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+
+from ecobridge.alerts import incidents
+from ecobridge.alerts.models import HOUR_US, SEVERITIES, Rule
+from ecobridge.alerts.rules import EPOCH, Stream
+
+_TS = pa.timestamp("us", tz="UTC")
+UNITS = {"silence": "h", "qc_burst": "observations", "anomaly": "z", "aqi": "AQI"}
+
+
+def _ts(us: int | None):
+    return None if us is None else pa.scalar(us, _TS).as_py()
+
+
+def _day(us: int) -> date:
+    return EPOCH + timedelta(days=us // (24 * HOUR_US))
+
+
+def _detail(rule: Rule, ep, base: dict, stream: Stream) -> dict:
+    out = {"rule": rule.name, "kind": rule.kind, **base}
+    if rule.kind == "threshold" and isinstance(rule.params["limit"], str):
+        from ecobridge.air.standards import limit_for, who_guideline
+
+        avg = rule.params["averaging"]
+        try:
+            lim = (who_guideline(stream.prop, avg, rule.params.get("level", "AQG"))
+                   if rule.params["limit"] == "who" else
+                   limit_for(stream.country, stream.prop, avg, _day(ep.peak_at),
+                             level=rule.params.get("level")))
+        except Exception:
+            lim = None
+        if lim is not None:
+            out["standard"] = f"{lim.document} {lim.clause}".strip()
+            out["level"] = lim.level
+            out["jurisdiction"] = lim.jurisdiction
+    return out
+
+
+def _stream_of(rule: Rule, key: int, streams: dict[int, Stream],
+               by_thing: dict[int, Stream]) -> Stream:
+    return by_thing[key] if rule.kind == "silence" else streams[key]
+
+
+def _status(ep, manual: bool, acknowledged: bool) -> tuple[str, str | None]:
+    if manual:
+        return "resolved", "manual"
+    if ep.ended is not None:
+        return "resolved", "auto"
+    return ("acknowledged" if acknowledged else "open"), None
+
+
+def write(cur, w, streams: dict[int, Stream]) -> dict:
+    by_thing = {s.thing_id: s for s in sorted(streams.values(), key=lambda s: s.id)}
+    events: list[tuple[int, int, str, str, str]] = []  # alert, dataset, kind, severity, status
+    if w.new:
+        _insert_new(cur, w.new, streams, by_thing, events)
+    for a, ep, kinds in w.updates:
+        manual = a[6] == "manual"
+        status, resolution = _status(ep, manual, a[11])
+        severity = SEVERITIES[ep.sev]
+        cur.execute(
+            "UPDATE alerts SET status = ?, resolution = ?, severity = ?,"
+            " started_at = make_timestamptz(?), last_seen_at = make_timestamptz(?),"
+            " ended_at = make_timestamptz(?), points = ?, peak_value = ?,"
+            " peak_at = make_timestamptz(?), last_value = ?, threshold = ?,"
+            " version = version + 1, updated_at = now() WHERE id = ?",
+            [status, resolution, severity, ep.start, ep.last, ep.ended, ep.count,
+             _num(ep.peak), ep.peak_at, _num(ep.last_value), _num(ep.limit), a[3]])
+        dataset = cur.execute("SELECT dataset_id FROM alerts WHERE id = ?", [a[3]]).fetchone()[0]
+        events.extend((a[3], dataset, k, severity, status) for k in kinds)
+    for a in w.retracted:
+        row = cur.execute(
+            "UPDATE alerts SET status = 'resolved', resolution = 'retracted',"
+            " version = version + 1, updated_at = now() WHERE id = ? RETURNING dataset_id",
+            [a[3]]).fetchone()
+        events.append((a[3], row[0], "retracted", a[4], "resolved"))
+    event_ids = _insert_events(cur, events)
+    delivered = 0
+    if event_ids:
+        from ecobridge.alerts.matching import match_events
+
+        delivered = match_events(cur, event_ids)
+    return {"opened": len(w.new), "updated": len(w.updates), "retracted": len(w.retracted),
+            "events": len(events), "outbox": delivered}
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def _insert_new(cur, new: list, streams, by_thing, events: list) -> None:
+    infos = [(rule, ep, base, _stream_of(rule, ep.key, streams, by_thing))
+             for rule, ep, base in new]
+    inc = incidents.assign(cur, [(s.lon, s.lat, ep.start, ep.last) for _r, ep, _b, s in infos])
+    n = len(infos)
+    ids = [r[0] for r in cur.execute("SELECT nextval('alerts_id_seq') FROM range(?)",
+                                     [n]).fetchall()]
+    cols: dict[str, list] = {k: [] for k in (
+        "id", "rule_id", "dataset_id", "thing_id", "datastream_id", "observed_property",
+        "incident_id", "status", "resolution", "severity", "started_at", "last_seen_at",
+        "ended_at", "points", "peak_value", "peak_at", "last_value", "threshold", "unit",
+        "detail", "lon", "lat")}
+    for i, (rule, ep, base, s) in enumerate(infos):
+        status, resolution = _status(ep, False, False)
+        silence = rule.kind == "silence"
+        values = (ids[i], rule.id, s.dataset_id, s.thing_id, None if silence else s.id,
+                  rule.observed_property if silence else s.prop, inc[i], status, resolution,
+                  SEVERITIES[ep.sev], ep.start, ep.last, ep.ended, ep.count, _num(ep.peak),
+                  ep.peak_at, _num(ep.last_value), _num(ep.limit),
+                  UNITS.get(rule.kind, s.unit),
+                  json.dumps(_detail(rule, ep, base, s), ensure_ascii=False), s.lon, s.lat)
+        for k, v in zip(cols, values, strict=True):
+            cols[k].append(v)
+        events.append((ids[i], s.dataset_id, "opened", SEVERITIES[ep.sev], status))
+        if ep.ended is not None:
+            events.append((ids[i], s.dataset_id, "resolved", SEVERITIES[ep.sev], status))
+    table = pa.table({k: (pa.array(v, _TS) if k in ("started_at", "last_seen_at", "ended_at",
+                                                     "peak_at")
+                          else pa.array(v)) for k, v in cols.items()})
+    cur.register("__eb_new_alerts", table)
+    try:
+        cur.execute(
+            "INSERT INTO alerts (id, rule_id, dataset_id, thing_id, datastream_id,"
+            " observed_property, incident_id, status, resolution, severity, started_at,"
+            " last_seen_at, ended_at, points, peak_value, peak_at, last_value, threshold, unit,"
+            " detail, geom) SELECT id, rule_id, dataset_id, thing_id, datastream_id,"
+            " observed_property, incident_id, status, resolution, severity, started_at,"
+            " last_seen_at, ended_at, points, peak_value, peak_at, last_value, threshold, unit,"
+            " detail, ST_Point(coalesce(lon, 0), coalesce(lat, 0)) FROM __eb_new_alerts")
+    finally:
+        cur.unregister("__eb_new_alerts")
+
+
+def _insert_events(cur, events: list, user_id: int | None = None) -> list[int]:
+    if not events:
+        return []
+    ids = [r[0] for r in cur.execute("SELECT nextval('alert_events_id_seq') FROM range(?)",
+                                     [len(events)]).fetchall()]
+    table = pa.table({"id": np.array(ids, np.int64),
+                      "alert_id": np.array([e[0] for e in events], np.int64),
+                      "dataset_id": np.array([e[1] for e in events], np.int64),
+                      "kind": [e[2] for e in events], "severity": [e[3] for e in events],
+                      "status": [e[4] for e in events]})
+    cur.register("__eb_events", table)
+    try:
+        cur.execute("INSERT INTO alert_events (id, alert_id, dataset_id, kind, severity, status,"
+                    " user_id) SELECT id, alert_id, dataset_id, kind, severity, status, ?"
+                    " FROM __eb_events", [user_id])
+    finally:
+        cur.unregister("__eb_events")
+    return ids
+
+
+def record_event(cur, alert_id: int, kind: str, user_id: int | None) -> list[int]:
+    """An event made by a person (acknowledge, resolve), with its outbox rows."""
+    row = cur.execute("SELECT dataset_id, severity, status FROM alerts WHERE id = ?",
+                      [alert_id]).fetchone()
+    ids = _insert_events(cur, [(alert_id, row[0], kind, row[1], row[2])], user_id)
+    from ecobridge.alerts.matching import match_events
+
+    match_events(cur, ids)
+    return ids

@@ -1,0 +1,302 @@
+"""Merge accepted rows into the store: dedupe, compare with stored rows, QC, append sorted.
+
+Uniqueness of (datastream, phenomenon time) is kept here, as the observations table has no index.
+New rows are sorted by (datastream, time) together with the stored rows around them (the
+"context"), so that duplicates, inserts, updates and unchanged rows fall out of one pass and the
+QC neighbour tests see the same series whether a file arrives whole or in parts.
+
+The context of a datastream whose new rows span [mn, mx] runs from the last stored row before
+A - H to the first stored row at or after B + H, where A is the last stored time before mn, B the
+first stored time after mx and H the flat-line horizon of the property: every stored row whose
+flags can change (A up to, not including, that last row) then has all the neighbours its tests
+look at. Only stored rows in that range are re-flagged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ecobridge.monitoring import qc
+from ecobridge.monitoring.report import Counts
+
+INSERT_CHUNK = 1 << 21
+_UTC_US = pa.timestamp("us", tz="UTC")
+
+
+@dataclass
+class Rows:
+    """Accepted rows of a file, in file order: datastream group, time (UTC us), value, row."""
+
+    g: np.ndarray
+    t: np.ndarray
+    v: np.ndarray
+    rn: np.ndarray
+    pos: np.ndarray  # position in the parsed stream, which quarantine uses to find raw fields
+
+
+@dataclass
+class Merged:
+    counts: Counts
+    duplicate_pos: np.ndarray  # rows rejected as duplicates ...
+    duplicate_rn: np.ndarray
+    duplicate_of: np.ndarray  # ... and the row each repeats
+    received: np.ndarray  # per group: did any row land in it
+
+
+def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.QcConfig],
+                    run_id: int) -> Merged:
+    ctx = _context(cur, rows, ds_of_g, configs)
+    m = len(ctx["t"])
+    if m:
+        g, t, v = (np.concatenate((ctx[k], getattr(rows, k))) for k in ("g", "t", "v"))
+        rn, pos = (np.concatenate((np.zeros(m, np.int64), getattr(rows, k)))
+                   for k in ("rn", "pos"))
+        src = np.concatenate((np.zeros(m, np.int8), np.ones(len(rows.t), np.int8)))
+    else:
+        g, t, v, rn, pos, src = rows.g, rows.t, rows.v, rows.rn, rows.pos, None
+    rows.g = rows.t = rows.v = rows.rn = rows.pos = None  # let the sorted copies replace them
+    order = _sort(g, t, src, rn, fast=(m == 0))
+    g = g[order]
+    t = t[order]
+    v = v[order]
+    rn = rn[order]
+    pos = pos[order]
+    n = len(t)
+    # runs of equal (g, t): at most one stored row (first), then new rows in file order
+    same = np.zeros(n, dtype=bool)
+    same[1:] = (g[1:] == g[:-1]) & (t[1:] == t[:-1])
+    run_start = (np.maximum.accumulate(np.where(same, 0, np.arange(n))) if same.any()
+                 else None)
+    if m == 0:  # nothing stored nearby: every row is new, a repeat of its run is a duplicate
+        duplicate, first_new = same, run_start
+        state = None
+    else:
+        state = _against_store(ctx, order, src[order], same, run_start, v)
+        duplicate, first_new = state["duplicate"], state["first_new"]
+    series = ~duplicate & ~state["superseded"] if state else ~duplicate
+    flags, tests = np.zeros(n, np.uint8), np.zeros(n, np.uint16)
+    if series.all():
+        flags, tests = qc.evaluate(g, t, v, configs)
+    else:
+        flags[series], tests[series] = qc.evaluate(g[series], t[series], v[series], configs)
+
+    accepted = ~duplicate if state is None else state["is_new"] & ~duplicate
+    inserted = accepted if state is None else accepted & ~state["matched"]
+    counts = Counts(rows_inserted=int(inserted.sum()), rows_flagged=int(
+        (accepted & (flags >= qc.SUSPECT) & (flags != qc.MISSING)).sum()))
+    if state is not None:
+        reflag = _reflag(ctx, state, flags, tests)
+        counts.rows_updated = int(state["updated"].sum())
+        counts.rows_unchanged = int(state["unchanged"].sum())
+        counts.rows_reflagged = int(reflag.sum())
+        _update(cur, ds_of_g, g, v, flags, tests, ctx["id"], state["ctx_index"],
+                state["updated"], reflag, run_id)
+    first_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM observations").fetchone()[0]
+    _insert(cur, ds_of_g, g, t, v, flags, tests, inserted, first_id, run_id)
+    _datastreams(cur, ds_of_g, g, t, v, flags, series, inserted, accepted, ctx["open_end"])
+    received = np.bincount(g[accepted], minlength=len(ds_of_g)) > 0
+    dup_of = rn[first_new[duplicate]] if first_new is not None else np.zeros(0, np.int64)
+    return Merged(counts, pos[duplicate], rn[duplicate], dup_of, received)
+
+
+def _against_store(ctx: dict, order, src, same, run_start, v) -> dict:
+    """Classify sorted rows against the stored rows among them (src 0)."""
+    n = len(src)
+    is_new = src == 1
+    if run_start is None:
+        run_start = np.arange(n)
+    first_new = run_start + (src[run_start] == 0)
+    duplicate = is_new & (np.arange(n) != first_new)
+    superseded = np.zeros(n, dtype=bool)
+    superseded[:-1] = (src[:-1] == 0) & same[1:]
+    matched = is_new & ~duplicate & same  # the first new row of a run that began stored
+    stored_at = np.where(matched, order[run_start], -1)  # ctx index of that stored row
+    old_v = np.where(matched, ctx["v"][np.maximum(stored_at, 0)], np.nan)
+    value_same = (old_v == v) | (np.isnan(old_v) & np.isnan(v))
+    stored = (src == 0) & ~superseded
+    return {"is_new": is_new, "first_new": first_new, "duplicate": duplicate,
+            "superseded": superseded, "matched": matched, "stored": stored,
+            "updated": matched & ~value_same, "unchanged": matched & value_same,
+            "ctx_index": np.where(stored, order, np.where(matched, stored_at, -1))}
+
+
+def _reflag(ctx: dict, state: dict, flags, tests) -> np.ndarray:
+    """Rows whose value stays but whose flags change: unchanged new rows, and stored rows in
+    the range their neighbours can affect."""
+    at = np.maximum(state["ctx_index"], 0)
+    known = state["ctx_index"] >= 0
+    old_flag = np.where(known, ctx["flag"][at], 0)
+    old_tests = np.where(known, ctx["tests"][at], 0)
+    updatable = state["stored"] & ctx["updatable"][at]
+    return ((state["unchanged"] | updatable)
+            & ((old_flag != flags) | (old_tests != tests)))
+
+
+def _sort(g, t, src, rn, *, fast: bool) -> np.ndarray:
+    """Order by (g, t, src, rn). Files are mostly in time order per series: try a stable sort
+    by group alone first and fall back to sorting on all keys if time goes backwards."""
+    if fast:
+        order = pc.sort_indices(pa.array(g)).to_numpy()
+        gs, ts = g[order], t[order]
+        back = (gs[1:] == gs[:-1]) & (ts[1:] < ts[:-1])
+        if not back.any():
+            return order
+    keys = pa.table({"g": g, "t": t, "src": src if src is not None else np.ones(len(g), np.int8),
+                     "rn": rn})
+    return pc.sort_indices(keys, sort_keys=[(k, "ascending") for k in keys.column_names]) \
+        .to_numpy()
+
+
+def _context(cur, rows: Rows, ds_of_g: np.ndarray, configs: list[qc.QcConfig]) -> dict:
+    """Stored rows around the new ones, for the datastreams that already hold observations."""
+    n_groups = len(ds_of_g)
+    empty = {"g": np.zeros(0, np.int32), "t": np.zeros(0, np.int64), "v": np.zeros(0),
+             "id": np.zeros(0, np.int64), "flag": np.zeros(0, np.uint8),
+             "tests": np.zeros(0, np.uint16), "updatable": np.zeros(0, bool),
+             "open_end": np.ones(n_groups, bool)}
+    if n_groups == 0:
+        return empty
+    held = cur.execute("SELECT id FROM datastreams WHERE observation_count > 0"
+                       " AND id BETWEEN ? AND ?", [int(ds_of_g.min()), int(ds_of_g.max())])
+    if not np.isin(ds_of_g, [r[0] for r in held.fetchall()]).any():
+        return empty
+    mn = np.full(n_groups, np.iinfo(np.int64).max)
+    mx = np.full(n_groups, np.iinfo(np.int64).min)
+    np.minimum.at(mn, rows.g, rows.t)
+    np.maximum.at(mx, rows.g, rows.t)
+    horizon = np.array([int(c.horizon_s * 1e6) for c in configs], dtype=np.int64)
+    bounds = pa.table({"ds": ds_of_g, "g": np.arange(n_groups, dtype=np.int32), "mn": mn,
+                       "mx": mx, "h": horizon})
+    cur.register("__eb_bounds", bounds)
+    try:
+        result = cur.execute(_CONTEXT_SQL, [int(ds_of_g.min()), int(ds_of_g.max())])
+        table = result.fetch_arrow_table()
+    finally:
+        cur.unregister("__eb_bounds")
+    out = {name: table.column(name).to_numpy() for name in
+           ("g", "t", "id", "flag", "tests", "updatable")}
+    out["v"] = table.column("v").to_numpy(zero_copy_only=False).astype(np.float64)
+    ends = np.ones(n_groups, bool)
+    ends[out["g"]] = table.column("open").to_numpy(zero_copy_only=False)
+    out["open_end"] = ends
+    return out
+
+
+_STORED = """
+    SELECT o.id, b.g, epoch_us(o.phenomenon_time) AS t, o.result AS v, o.quality_flag AS flag,
+           o.qc_tests AS tests, b.mn, b.mx, b.h
+    FROM observations o JOIN __eb_bounds b ON b.ds = o.datastream_id
+    WHERE o.datastream_id BETWEEN ? AND ?
+"""
+_LIMITS = f"""
+    o AS MATERIALIZED ({_STORED}),
+    n AS (SELECT g, max(t) FILTER (WHERE t < mn) AS a, min(t) FILTER (WHERE t > mx) AS b
+          FROM o GROUP BY g),
+    lim AS (SELECT n.g, n.a, max(o.t) FILTER (WHERE o.t < n.a - o.h) AS lo,
+                   min(o.t) FILTER (WHERE o.t >= n.b + o.h) AS hi
+            FROM n JOIN o USING (g) GROUP BY n.g, n.a)
+"""
+_CONTEXT_SQL = f"""
+    WITH {_LIMITS}
+    SELECT o.g, o.t, o.v, o.id, o.flag, o.tests,
+           (o.t >= coalesce(lim.a, o.t) AND (lim.hi IS NULL OR o.t < lim.hi)) AS updatable,
+           lim.hi IS NULL AS open
+    FROM o JOIN lim USING (g)
+    WHERE (lim.lo IS NULL OR o.t >= lim.lo) AND (lim.hi IS NULL OR o.t <= lim.hi)
+"""
+
+
+def _insert(cur, ds_of_g, g, t, v, flags, tests, inserted, first_id, run_id) -> None:
+    idx = np.flatnonzero(inserted)
+    for start in range(0, len(idx), INSERT_CHUNK):
+        part = idx[start:start + INSERT_CHUNK]
+        ts = pa.array(t[part], type=_UTC_US)
+        chunk = pa.table({
+            "id": np.arange(first_id + start, first_id + start + len(part), dtype=np.int64),
+            "datastream_id": ds_of_g[g[part]], "phenomenon_time": ts, "result_time": ts,
+            "result": pa.array(v[part], from_pandas=True), "quality_flag": flags[part],
+            "qc_tests": tests[part]})
+        cur.register("__eb_chunk", chunk)
+        try:
+            cur.execute("INSERT INTO observations (id, datastream_id, phenomenon_time,"
+                        " result_time, result, quality_flag, qc_tests, ingest_run_id)"
+                        " SELECT id, datastream_id, phenomenon_time, result_time, result,"
+                        " quality_flag, qc_tests, ? FROM __eb_chunk", [run_id])
+        finally:
+            cur.unregister("__eb_chunk")
+
+
+def _update(cur, ds_of_g, g, v, flags, tests, ctx_id, ctx_index, updated, reflag,
+            run_id) -> None:
+    idx = np.flatnonzero(updated | reflag)
+    if len(idx) == 0:
+        return
+    ds = ds_of_g[g[idx]]
+    upd = pa.table({"id": ctx_id[ctx_index[idx]], "result": pa.array(v[idx], from_pandas=True),
+                    "flag": flags[idx], "tests": tests[idx], "changed": updated[idx]})
+    cur.register("__eb_upd", upd)
+    try:
+        cur.execute(
+            "UPDATE observations SET result = u.result, quality_flag = u.flag,"
+            " qc_tests = u.tests, ingest_run_id = CASE WHEN u.changed THEN ?"
+            " ELSE observations.ingest_run_id END"
+            " FROM __eb_upd u WHERE observations.id = u.id"
+            " AND observations.datastream_id BETWEEN ? AND ?",
+            [run_id, int(ds.min()), int(ds.max())])
+    finally:
+        cur.unregister("__eb_upd")
+
+
+def _datastreams(cur, ds_of_g, g, t, v, flags, series, inserted, new, open_end) -> None:
+    """Keep counts, time extents and the latest value on each datastream."""
+    n_groups = len(ds_of_g)
+    if n_groups == 0:
+        return
+    count = np.bincount(g[inserted], minlength=n_groups)
+    big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    mn, mx = np.full(n_groups, big), np.full(n_groups, small)
+    np.minimum.at(mn, g[new], t[new])
+    np.maximum.at(mx, g[new], t[new])
+    # the last row of each group in the sorted series is the datastream's latest row when the
+    # context reached the end of the stored series
+    s = np.flatnonzero(series)
+    last = np.full(n_groups, -1)
+    last[g[s]] = s  # later indices overwrite earlier ones: the last of each group wins
+    has_last = (last >= 0) & open_end
+    li = np.maximum(last, 0)
+    touched = (mn != big) | has_last
+    upd = pa.table({
+        "id": ds_of_g[touched], "n": count[touched],
+        "mn": pa.array(np.where(mn == big, 0, mn)[touched], type=_UTC_US),
+        "mx": pa.array(np.where(mx == small, 0, mx)[touched], type=_UTC_US),
+        "has_new": (mn != big)[touched], "has_last": has_last[touched],
+        "last_t": pa.array(t[li][touched], type=_UTC_US),
+        "last_v": pa.array(v[li][touched], from_pandas=True),
+        "last_flag": flags[li][touched]})
+    cur.register("__eb_ds", upd)
+    try:
+        cur.execute("""
+            UPDATE datastreams SET
+              observation_count = observation_count + u.n,
+              phenomenon_time_start = CASE WHEN u.has_new THEN
+                  least(coalesce(phenomenon_time_start, u.mn), u.mn)
+                  ELSE phenomenon_time_start END,
+              phenomenon_time_end = CASE WHEN u.has_new THEN
+                  greatest(coalesce(phenomenon_time_end, u.mx), u.mx)
+                  ELSE phenomenon_time_end END,
+              result_time_start = CASE WHEN u.has_new THEN
+                  least(coalesce(result_time_start, u.mn), u.mn) ELSE result_time_start END,
+              result_time_end = CASE WHEN u.has_new THEN
+                  greatest(coalesce(result_time_end, u.mx), u.mx) ELSE result_time_end END,
+              last_phenomenon_time = CASE WHEN u.has_last THEN u.last_t
+                  ELSE last_phenomenon_time END,
+              last_result = CASE WHEN u.has_last THEN u.last_v ELSE last_result END,
+              last_quality_flag = CASE WHEN u.has_last THEN u.last_flag
+                  ELSE last_quality_flag END
+            FROM __eb_ds u WHERE datastreams.id = u.id""")
+    finally:
+        cur.unregister("__eb_ds")

@@ -1,0 +1,97 @@
+"""Ingest runs: the report of one file and its rejected rows (the quarantine)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ecobridge.errors import NotFound
+
+
+@dataclass
+class Counts:
+    rows_in: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_flagged: int = 0
+    rows_reflagged: int = 0  # stored rows whose QC flag changed because of new neighbours
+    datastreams: int = 0
+
+
+@dataclass
+class IngestReport:
+    run_id: int
+    kind: str
+    file: str
+    dataset_id: int
+    status: str
+    rows_in: int = 0
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    rows_inserted: int = 0
+    rows_updated: int = 0
+    rows_unchanged: int = 0
+    rows_flagged: int = 0
+    rows_reflagged: int = 0
+    message: str | None = None
+    started_at: Any = None
+    finished_at: Any = None
+    rejects: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Reject:
+    row: int
+    field: str | None
+    value: str | None
+    reason: str
+    raw: dict | None = None
+
+
+def write_rejects(cur, run_id: int, rejects: list[Reject]) -> None:
+    """Quarantine rows of the small kinds (stations, areas); observations write theirs in SQL."""
+    if not rejects:
+        return
+    cur.executemany(
+        "INSERT INTO quarantine (run_id, row_number, field, value, reason, raw)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [[run_id, r.row, r.field, r.value, r.reason,
+          json.dumps(r.raw, ensure_ascii=False, default=str) if r.raw is not None else None]
+         for r in rejects])
+
+
+_RUN_COLUMNS = ("id", "dataset_id", "kind", "file_name", "status", "started_at", "finished_at",
+                "rows_in", "rows_accepted", "rows_rejected", "rows_inserted", "rows_updated",
+                "rows_unchanged", "rows_flagged", "rows_reflagged", "message")
+
+
+def load_report(store, run_id: int, *, limit: int | None = 100) -> IngestReport:
+    """A run and (up to `limit`) of its rejects, in file order, for `ecobridge ingest-report`."""
+    rows = store.dicts(f"SELECT {', '.join(_RUN_COLUMNS)} FROM ingest_runs WHERE id = ?",
+                       [run_id])
+    if not rows:
+        raise NotFound(f"no ingest run {run_id}")
+    run = rows[0]
+    sql = ("SELECT row_number, field, value, reason, raw FROM quarantine WHERE run_id = ?"
+           " ORDER BY row_number, field")
+    params: list = [run_id]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    rejects = [dict(r, raw=json.loads(r["raw"]) if r["raw"] else None)
+               for r in store.dicts(sql, params)]
+    return IngestReport(
+        run_id=run["id"], kind=run["kind"], file=run["file_name"], dataset_id=run["dataset_id"],
+        status=run["status"], message=run["message"], started_at=run["started_at"],
+        finished_at=run["finished_at"], rejects=rejects,
+        **{k: run[k] for k in ("rows_in", "rows_accepted", "rows_rejected", "rows_inserted",
+                               "rows_updated", "rows_unchanged", "rows_flagged",
+                               "rows_reflagged")},
+    )

@@ -1,0 +1,125 @@
+"""SensorThings built-in functions ($filter, $orderby) mapped to DuckDB and DuckDB spatial.
+
+String positions follow FROST-Server, the reference implementation, and the examples of the
+standard: substring() counts from 0 (`substring('Sensor Things', 1)` is 'ensor Things') while
+indexof() counts from 1 (`indexof('Sensor Things', 'Sensor')` is 1) and is 0 when not found.
+Times are stored in UTC, so totaloffsetminutes() of a stored time is 0.
+st_relate() runs on shapely through a scalar function registered on the connection (DuckDB
+spatial has no ST_Relate); the pattern must be a literal DE-9IM mask.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ecobridge.errors import BadRequest
+from ecobridge.monitoring.sta import ast
+from ecobridge.store.sta_expr import (
+    BOOL,
+    DATE,
+    GEOM,
+    JSONV,
+    MAX_STRING,
+    NULL,
+    NUM,
+    PARTS,
+    SPAN,
+    SPATIAL,
+    STR,
+    TOD,
+    TS,
+    S,
+    V,
+    coerce,
+)
+
+_DE9IM = re.compile(r"[TF012*]{9}")
+_STRING_FUNCS = {"tolower": "lower", "toupper": "upper", "trim": "trim"}
+_MATH = {"round": "round", "floor": "floor", "ceiling": "ceil"}
+
+
+def call(compiler, expr: ast.Call, args: list[V]) -> V:
+    name = expr.name
+    if name in ("substringof", "startswith", "endswith", "indexof", "concat", "length",
+                "substring") or name in _STRING_FUNCS:
+        return _string(compiler, name, args)
+    if name in _MATH:
+        return V(*S(f"{_MATH[name]}(CAST(", compiler.number(args[0], name).frag,
+                    " AS DOUBLE))"), NUM)
+    if name in ("now", "mindatetime", "maxdatetime"):
+        return V({"now": "CAST(now() AS TIMESTAMPTZ)",
+                  "mindatetime": "CAST('0001-01-01 00:00:00+00' AS TIMESTAMPTZ)",
+                  "maxdatetime": "CAST('9999-12-31 23:59:59.999999+00' AS TIMESTAMPTZ)"}[name],
+                 [], TS)
+    if name in PARTS or name in ("fractionalseconds", "date", "time", "totaloffsetminutes"):
+        return _time(name, args[0])
+    return _spatial(name, args)
+
+
+def _string(compiler, name: str, args: list[V]) -> V:
+    if name == "substring":
+        s = compiler.string(args[0], name)
+        start = compiler.number(args[1], name)
+        parts = ["substring(", s.frag, ", ", _bounded(start), " + 1"]
+        if len(args) == 3:
+            parts += [", ", _bounded(compiler.number(args[2], name))]
+        return V(*S(*parts, ")"), STR)
+    strs = [compiler.string(a, name) for a in args]
+    if name in _STRING_FUNCS:
+        return V(*S(f"{_STRING_FUNCS[name]}(", strs[0].frag, ")"), STR)
+    if name == "length":
+        return V(*S("length(", strs[0].frag, ")"), NUM)
+    a, b = strs[0].frag, strs[1].frag
+    if name == "substringof":
+        return V(*S("contains(", b, ", ", a, ")"), BOOL)
+    if name == "startswith":
+        return V(*S("starts_with(", a, ", ", b, ")"), BOOL)
+    if name == "endswith":
+        return V(*S("ends_with(", a, ", ", b, ")"), BOOL)
+    if name == "indexof":
+        return V(*S("strpos(", a, ", ", b, ")"), NUM)
+    return V(*S("concat(", a, ", ", b, ")"), STR)
+
+
+def _bounded(v: V) -> tuple[str, list]:
+    """An integer argument clamped to what DuckDB's string functions accept."""
+    return S("LEAST(GREATEST(TRY_CAST(", v.frag, f" AS BIGINT), 0), {MAX_STRING})")
+
+
+def _time(name: str, arg: V) -> V:
+    allowed = {TS, SPAN, JSONV, NULL} | ({DATE} if name in ("year", "month", "day") else set())
+    allowed |= {TOD} if name in ("hour", "minute", "second", "fractionalseconds") else set()
+    if arg.type not in allowed:
+        raise BadRequest(f"$filter: {name}() expects a time, found a {arg.type}")
+    value = coerce(arg, TS).frag
+    if name in PARTS:
+        return V(*S(f"date_part('{PARTS[name]}', ", value, ")"), NUM)
+    if name == "fractionalseconds":
+        return V(*S("((date_part('microsecond', ", value, ") % 1000000) / 1000000.0)"), NUM)
+    if name == "totaloffsetminutes":
+        return V(*S("(date_part('timezone', ", value, ") // 60)"), NUM)
+    if name == "date":
+        return V(*S("CAST(", value, " AS DATE)"), DATE)
+    return V(*S("CAST(CAST(", value, " AS TIMESTAMP) AS TIME)"), TOD)
+
+
+def _spatial(name: str, args: list[V]) -> V:
+    geoms = args[:2] if name == "st_relate" else args
+    for g in geoms:
+        if g.type not in (GEOM, NULL):
+            raise BadRequest(f"$filter: {name}() expects geometries, found a {g.type}")
+    frags = [g.frag if g.type == GEOM else ("CAST(NULL AS GEOMETRY)", []) for g in geoms]
+    if name == "geo.distance":
+        return V(*S("ST_Distance(", frags[0], ", ", frags[1], ")"), NUM)
+    if name == "geo.length":
+        return V(*S("ST_Length(", frags[0], ")"), NUM)
+    if name == "st_relate":
+        pattern = args[2]
+        value = pattern.params[0] if pattern.type == STR and len(pattern.params) == 1 else None
+        if not (isinstance(value, str) and pattern.sql == "CAST(? AS VARCHAR)"
+                and _DE9IM.fullmatch(value.upper())):
+            raise BadRequest("$filter: st_relate() needs a DE-9IM pattern literal such as "
+                             "'T********'")
+        return V(*S("sta_relate(ST_AsWKB(", frags[0], "), ST_AsWKB(", frags[1], "), ",
+                    ("CAST(? AS VARCHAR)", [value.upper()]), ")"), BOOL)
+    return V(*S(f"{SPATIAL[name]}(", frags[0], ", ", frags[1], ")"), BOOL)
