@@ -195,31 +195,34 @@ def _may_triage(store, principal: Principal, alert_id: int) -> None:
                         "its alerts")
 
 
+# The triage transitions: the SET clause (constants only) and the conflict it refuses.
+_TRANSITIONS = {
+    "acknowledged": ("status = 'acknowledged', acknowledged_at = now(), acknowledged_by = ?",
+                     "alert {} is resolved"),
+    "resolved": ("status = 'resolved', resolution = 'manual', resolved_at = now(),"
+                 " resolved_by = ?", "alert {} is resolved already"),
+}
+
+
 def acknowledge(store, principal: Principal, alert_id: int, note: str | None = None) -> dict:
-    _may_triage(store, principal, alert_id)
-    with store.transaction() as cur:
-        row = cur.execute("SELECT status FROM alerts WHERE id = ?", [alert_id]).fetchone()
-        if row[0] == "resolved":
-            raise Conflict(f"alert {alert_id} is resolved")
-        cur.execute("UPDATE alerts SET status = 'acknowledged', acknowledged_at = now(),"
-                    " acknowledged_by = ?, note = coalesce(?, note), version = version + 1,"
-                    " updated_at = now() WHERE id = ?", [principal.user_id, note, alert_id])
-        writes.record_event(cur, alert_id, "acknowledged", principal.user_id)
-    _notify()
-    return get_alert(store, principal, alert_id)
+    return _triage(store, principal, alert_id, "acknowledged", note)
 
 
 def resolve(store, principal: Principal, alert_id: int, note: str | None = None) -> dict:
+    return _triage(store, principal, alert_id, "resolved", note)
+
+
+def _triage(store, principal: Principal, alert_id: int, event: str, note: str | None) -> dict:
     _may_triage(store, principal, alert_id)
+    set_sql, conflict = _TRANSITIONS[event]
     with store.transaction() as cur:
         row = cur.execute("SELECT status FROM alerts WHERE id = ?", [alert_id]).fetchone()
         if row[0] == "resolved":
-            raise Conflict(f"alert {alert_id} is resolved already")
-        cur.execute("UPDATE alerts SET status = 'resolved', resolution = 'manual',"
-                    " resolved_at = now(), resolved_by = ?, note = coalesce(?, note),"
+            raise Conflict(conflict.format(alert_id))
+        cur.execute(f"UPDATE alerts SET {set_sql}, note = coalesce(?, note),"
                     " version = version + 1, updated_at = now() WHERE id = ?",
                     [principal.user_id, note, alert_id])
-        writes.record_event(cur, alert_id, "resolved", principal.user_id)
+        writes.record_event(cur, alert_id, event, principal.user_id)
     _notify()
     return get_alert(store, principal, alert_id)
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from ecobridge.errors import InvalidInput
-from ecobridge.monitoring.mapping import Mapping
+from ecobridge.monitoring.mapping import Mapping, pick
 from ecobridge.monitoring.report import Counts, Reject
 
 KINDS = ("protected_area", "key_biodiversity_area", "river_basin", "admin_boundary",
@@ -50,15 +50,7 @@ def read_features(path: Path, mapping: Mapping, name: str) -> tuple[list[dict], 
 
 
 def _pick(row: dict, field: str, mapping: Mapping):
-    if field in mapping.constants:
-        return mapping.constants[field]
-    if field in mapping.columns:
-        return row.get(mapping.columns[field])
-    lowered = {k.lower(): k for k in row}
-    for alias in ALIASES.get(field, (field,)):
-        if alias in lowered and row[lowered[alias]] not in (None, ""):
-            return row[lowered[alias]]
-    return None
+    return pick(row, field, mapping, ALIASES)
 
 
 def ingest_areas(cur, dataset_id: int, path: Path, mapping: Mapping,

@@ -144,3 +144,17 @@ def check_timezone(zone: str, *, file: str | None = None) -> str:
         raise InvalidInput(f"unknown time zone {zone!r} (use an IANA name such as Asia/Almaty)",
                            file=file, field="timezone") from None
     return zone
+
+
+def pick(row: dict, field: str, mapping: Mapping, aliases: dict[str, tuple[str, ...]]):
+    """A field's value from a source row: the mapping's constant, its column, or the first
+    non-empty column whose name (any case) is one of the field's aliases."""
+    if field in mapping.constants:
+        return mapping.constants[field]
+    if field in mapping.columns:
+        return row.get(mapping.columns[field])
+    lowered = {k.lower(): k for k in row}
+    for alias in aliases.get(field, (field,)):
+        if alias in lowered and row[lowered[alias]] not in (None, ""):
+            return row[lowered[alias]]
+    return None

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 from ecobridge.errors import InvalidInput
-from ecobridge.monitoring.mapping import Mapping
+from ecobridge.monitoring.mapping import Mapping, pick
 from ecobridge.monitoring.report import Counts, Reject
 from ecobridge.monitoring.sources import csv_error, file_format, ident, open_table
 
@@ -93,15 +93,7 @@ def _geo_rows(path: Path, mapping: Mapping, name: str) -> list[dict]:
 
 
 def _pick(row: dict, field: str, mapping: Mapping):
-    if field in mapping.constants:
-        return mapping.constants[field]
-    if field in mapping.columns:
-        return row.get(mapping.columns[field])
-    lowered = {k.lower(): k for k in row}
-    for alias in ALIASES.get(field, (field,)):
-        if alias in lowered:
-            return row[lowered[alias]]
-    return None
+    return pick(row, field, mapping, ALIASES)
 
 
 def _used_columns(row: dict, mapping: Mapping) -> set[str]:
