@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ecobridge.errors import NotFound
 
 
 @dataclass
-class Counts:
+class RowCounts:
+    """What happened to a file's rows: rows_in = rows_accepted + rows_rejected."""
+
     rows_in: int = 0
     rows_accepted: int = 0
     rows_rejected: int = 0
@@ -19,24 +21,20 @@ class Counts:
     rows_unchanged: int = 0
     rows_flagged: int = 0
     rows_reflagged: int = 0  # stored rows whose QC flag changed because of new neighbours
-    datastreams: int = 0
 
 
 @dataclass
-class IngestReport:
+class Counts(RowCounts):
+    datastreams: int = 0
+
+
+@dataclass(kw_only=True)
+class IngestReport(RowCounts):
     run_id: int
     kind: str
     file: str
     dataset_id: int
     status: str
-    rows_in: int = 0
-    rows_accepted: int = 0
-    rows_rejected: int = 0
-    rows_inserted: int = 0
-    rows_updated: int = 0
-    rows_unchanged: int = 0
-    rows_flagged: int = 0
-    rows_reflagged: int = 0
     message: str | None = None
     started_at: Any = None
     finished_at: Any = None
@@ -91,7 +89,5 @@ def load_report(store, run_id: int, *, limit: int | None = 100) -> IngestReport:
         run_id=run["id"], kind=run["kind"], file=run["file_name"], dataset_id=run["dataset_id"],
         status=run["status"], message=run["message"], started_at=run["started_at"],
         finished_at=run["finished_at"], rejects=rejects,
-        **{k: run[k] for k in ("rows_in", "rows_accepted", "rows_rejected", "rows_inserted",
-                               "rows_updated", "rows_unchanged", "rows_flagged",
-                               "rows_reflagged")},
+        **{f.name: run[f.name] for f in fields(RowCounts)},
     )
