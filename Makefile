@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+VENDOR := src/ecobridge/web/static/vendor/.installed
+
 .PHONY: demo test install lint bench clean
 
 $(STAMP): pyproject.toml
@@ -12,16 +14,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# MapLibre, ECharts and htmx from the npm registry, copied under web/static/vendor (not committed).
+$(VENDOR): web-assets/package.json web-assets/package-lock.json web-assets/vendor.py
+	cd web-assets && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	$(PY) web-assets/vendor.py
+	touch $(VENDOR)
 
-demo: $(STAMP)
+install: $(STAMP) $(VENDOR)
+
+demo: $(STAMP) $(VENDOR)
 	ECOBRIDGE_HOME=$${ECOBRIDGE_HOME:-var/demo} $(BIN)/ecobridge demo --serve --host 127.0.0.1 --port 8000
 
-test: $(STAMP)
+test: $(STAMP) $(VENDOR)
+	scripts/ensure-chromium
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
-bench: $(STAMP)
+bench: $(STAMP) $(VENDOR)
 	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)
@@ -29,4 +38,4 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info web-assets/node_modules src/ecobridge/web/static/vendor

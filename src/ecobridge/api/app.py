@@ -79,10 +79,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def _routers() -> list:
     """Every router, in one place. Each domain package owns its own `api.py`."""
     from ecobridge.alerts.api import router as alerts_router
+    from ecobridge.api.ogcapi import router as ogcapi_router
+    from ecobridge.biodiversity.api import router as biodiversity_router
     from ecobridge.catalog.api import router as catalog_router
     from ecobridge.governance.api import routers as governance_routers
     from ecobridge.monitoring.api import router as monitoring_router
-    from ecobridge.web.pages import router as pages_router
+    from ecobridge.monitoring.sta.api import router as sta_router
+    from ecobridge.monitoring.sta.write_api import router as sta_write_router
+    from ecobridge.web import routers as web_routers
 
     return [*governance_routers(), catalog_router, monitoring_router, alerts_router,
-            pages_router]
+            biodiversity_router, sta_router, sta_write_router, ogcapi_router, *web_routers()]

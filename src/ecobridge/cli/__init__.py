@@ -14,7 +14,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=False,
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from ecobridge.cli import alerts, demo, governance, ingest, serve  # noqa: F401
+    from ecobridge.cli import alerts, biodiversity, demo, governance, ingest, serve  # noqa: F401
 
 
 def main() -> None:

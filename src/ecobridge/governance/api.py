@@ -277,7 +277,7 @@ def read_audit(store: StoreDep, principal: UserDep,
 
 
 def routers() -> list[APIRouter]:
-    """Governance's routers for api/app.py: this one, API ingest and the sign-in pages."""
-    from ecobridge.governance import ingest_api, web
+    """Governance's routers for api/app.py: this one and API ingest."""
+    from ecobridge.governance import ingest_api
 
-    return [router, ingest_api.router, web.router]
+    return [router, ingest_api.router]

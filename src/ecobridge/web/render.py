@@ -1,0 +1,72 @@
+"""The one Jinja environment per language, and `render`, which every HTML page goes through.
+
+Templates write visible text as {{ _("English text") }} or {% trans %}...{% endtrans %}; values
+that come from data (names, numbers, codes) are marked translate="no" so the translation check in
+tests/web/i18n_check.py can tell them from interface text.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ecobridge import __version__
+from ecobridge.catalog.i18n import LANGUAGES
+from ecobridge.web.i18n import LANG_COOKIE, LANGUAGE_NAMES, page_language, translations
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _thousands(n) -> str:
+    return f"{int(n or 0):,}".replace(",", "\u202f")
+
+
+@cache
+def environment(lang: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    env.filters["thousands"] = _thousands
+    env.filters["tojson_attr"] = lambda value: json.dumps(value, ensure_ascii=False)
+    return env
+
+
+def translate(lang: str, message: str, **variables) -> str:
+    """Translate interface text produced in Python (flash messages, labels built in code)."""
+    text = translations(lang).gettext(message)
+    return text % variables if variables else text
+
+
+def _switch_url(request: Request, code: str) -> str:
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    params.append(("lang", code))
+    from urllib.parse import urlencode
+
+    return f"{request.url.path}?{urlencode(params)}"
+
+
+def render(request: Request, template: str, *, lang: str | None = None,
+           alternate: str | None = None, status: int = 200, **context) -> HTMLResponse:
+    """A page in the reader's language, with its JSON twin (if any) advertised in <head> and in
+    the Link header. A ?lang= choice is remembered in a cookie."""
+    lang = lang or page_language(request)
+    principal = getattr(request.state, "principal", None)
+    values = {
+        "request": request, "lang": lang, "languages": LANGUAGE_NAMES, "alternate": alternate,
+        "user": getattr(principal, "username", None), "principal": principal,
+        "csrf_token": getattr(request.state, "csrf_token", None) or "",
+        "switch_urls": {code: _switch_url(request, code) for code in LANGUAGES},
+        "version": __version__, **context}
+    html = environment(lang).get_template(template).render(values)
+    headers = {"Content-Language": lang, "Vary": "Accept-Language, Cookie"}
+    if alternate:
+        headers["Link"] = f'<{alternate}>; rel="alternate"; type="application/json"'
+    response = HTMLResponse(html, status_code=status, headers=headers)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax", path="/")
+    return response
