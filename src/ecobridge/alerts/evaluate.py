@@ -31,6 +31,7 @@ import pyarrow as pa
 from ecobridge.alerts.models import HOUR_US, SEVERITIES, Points, Rule
 from ecobridge.alerts.rules import Rows, Stream, points, reach, silence_points
 from ecobridge.monitoring.qc import QcConfig
+from ecobridge.store import int_array
 
 _TS = pa.timestamp("us", tz="UTC")
 
@@ -40,8 +41,8 @@ def load_rules(cur, rule_ids: list[int] | None = None) -> list[Rule]:
            " thing_id, description FROM alert_rules WHERE deleted_at IS NULL")
     params: list = []
     if rule_ids is not None:
-        sql += " AND id IN (SELECT unnest(?))"
-        params.append(list(rule_ids))
+        sql += " AND id IN (SELECT unnest(?::BIGINT[]))"
+        params.append(int_array(rule_ids))
     return [Rule(r[0], r[1], r[2], json.loads(r[3]), *r[4:])
             for r in cur.execute(sql + " ORDER BY id", params).fetchall()]
 
@@ -100,10 +101,8 @@ def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]]) -> dic
     for plan in plans:
         rows = _slice(frame, plan.read)
         if plan.rule.kind == "silence":
-            thing = np.array([streams[int(ds)].thing_id for ds in rows.ds], np.int64)
-            pair = np.unique(np.stack((thing, rows.t)), axis=1) if len(rows) else \
-                np.zeros((2, 0), np.int64)
-            pts = silence_points(plan.rule, pair[0], pair[1])
+            thing, t = _station_times(rows, streams)
+            pts = silence_points(plan.rule, thing, t)
         else:
             pts = points(plan.rule, rows, streams)
         _reconcile(plan, _within(pts, plan.ranges), streams, writes)
@@ -136,8 +135,9 @@ def _streams(cur, touched: dict[int, tuple[int, int]]) -> dict[int, Stream]:
         JOIN datasets d ON d.id = t.dataset_id JOIN organisations o ON o.id = d.owner_org_id
         LEFT JOIN thing_locations tl ON tl.thing_id = t.id
         LEFT JOIN locations l ON l.id = tl.location_id
-        WHERE s.thing_id IN (SELECT thing_id FROM datastreams WHERE id IN (SELECT unnest(?)))
-    """, [list(touched)]).fetchall()
+        WHERE s.thing_id IN (SELECT thing_id FROM datastreams
+                             WHERE id IN (SELECT unnest(?::BIGINT[])))
+    """, [int_array(touched)]).fetchall()
     out = {}
     horizons: dict[str, int] = {}
     for ds, thing, dataset, prop, unit, country, qc, lon, lat in rows:
@@ -158,8 +158,8 @@ def _scope(cur, rule: Rule, streams: dict[int, Stream], touched: dict) -> list[i
         inside = {r[0] for r in cur.execute(
             "SELECT tl.thing_id FROM thing_locations tl JOIN locations l ON l.id = tl.location_id"
             " JOIN areas a ON a.id = ? WHERE ST_Intersects(a.geom, l.geom)"
-            " AND tl.thing_id IN (SELECT unnest(?))",
-            [rule.area_id, sorted({streams[d].thing_id for d in ids})]).fetchall()}
+            " AND tl.thing_id IN (SELECT unnest(?::BIGINT[]))",
+            [rule.area_id, int_array(sorted({streams[d].thing_id for d in ids}))]).fetchall()}
         ids = [ds for ds in ids if streams[ds].thing_id in inside]
     if rule.kind == "silence":
         things = {streams[d].thing_id for d in touched if d in streams}
@@ -228,8 +228,9 @@ def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]]) -> None:
             f"SELECT {column}, epoch_us(started_at), epoch_us(last_seen_at), id, severity,"
             " status, resolution, epoch_us(ended_at), points, peak_value, last_value,"
             " acknowledged_at IS NOT NULL, incident_id FROM alerts WHERE rule_id = ?"
-            f" AND resolution IS DISTINCT FROM 'retracted' AND {column} IN (SELECT unnest(?))"
-            " ORDER BY 1, 2", [rule.id, list(spans)]).fetchall():
+            f" AND resolution IS DISTINCT FROM 'retracted'"
+            f" AND {column} IN (SELECT unnest(?::BIGINT[]))"
+            " ORDER BY 1, 2", [rule.id, int_array(spans)]).fetchall():
         stored.setdefault(row[0], []).append(row)
     c = rule.clear_us
 
@@ -268,12 +269,30 @@ def _read(cur, plans: list[Plan]) -> Rows:
         SELECT datastream_id AS ds, epoch_us(phenomenon_time) AS t, result AS v,
                quality_flag AS f
         FROM observations
-        WHERE datastream_id IN (SELECT unnest(?)) AND datastream_id BETWEEN ? AND ?
+        WHERE datastream_id IN (SELECT unnest(?::BIGINT[])) AND datastream_id BETWEEN ? AND ?
           AND phenomenon_time BETWEEN make_timestamptz(?) AND make_timestamptz(?)
-        ORDER BY 1, 2""", [ids, ids[0], ids[-1], lo, hi]).fetch_arrow_table()
+        ORDER BY 1, 2""", [int_array(ids), ids[0], ids[-1], lo, hi]).fetch_arrow_table()
     return Rows(table.column("ds").to_numpy(), table.column("t").to_numpy(),
                 table.column("v").to_numpy(zero_copy_only=False).astype(np.float64),
                 table.column("f").to_numpy())
+
+
+def _station_times(rows: Rows, streams: dict[int, Stream]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (station, time) pairs of rows, sorted: a station is silent only when none of
+    its datastreams reports."""
+    if len(rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ids = np.array(sorted(streams), np.int64)
+    things = np.array([streams[i].thing_id for i in ids.tolist()], np.int64)
+    thing = things[np.searchsorted(ids, rows.ds)]
+    t0 = int(rows.t.min())
+    span = int(rows.t.max()) - t0 + 1
+    dense_ids = np.unique(things)
+    if len(dense_ids) > (1 << 62) // span:  # no single int64 key: the slower 2-d unique
+        pair = np.unique(np.stack((thing, rows.t)), axis=1)
+        return pair[0], pair[1]
+    key = np.unique(np.searchsorted(dense_ids, thing) * span + (rows.t - t0))
+    return dense_ids[key // span], key % span + t0
 
 
 def _slice(frame: Rows, read: dict[int, tuple[int, int]]) -> Rows:

@@ -31,7 +31,7 @@ def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
     """Incident id for each new alert (lon, lat, start us, last us), creating incidents."""
     if not new:
         return []
-    gap = HOURS * HOUR_US
+    gap = HOUR_US * HOURS
     lo = min(n[2] for n in new) - gap - MAX_DAYS * 24 * HOUR_US
     hi = max(n[3] for n in new) + gap
     rows = cur.execute(
@@ -42,28 +42,39 @@ def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
         " WHERE a.resolution IS DISTINCT FROM 'retracted'"
         " AND a.started_at <= make_timestamptz(?) AND a.last_seen_at >= make_timestamptz(?)",
         [hi, lo]).fetchall()
-    inc = [r[0] for r in rows]
-    lon, lat = [r[1] for r in rows], [r[2] for r in rows]
-    start, last = [r[3] for r in rows], [r[4] for r in rows]
+    # Stored alerts then new ones as they are placed, in arrays sized once; new incidents get
+    # provisional negative ids and are created together at the end.
+    size = len(rows) + len(new)
+    inc = np.zeros(size, np.int64)
+    lon, lat = np.zeros(size), np.zeros(size)
+    start, last = np.zeros(size, np.int64), np.zeros(size, np.int64)
+    for k, r in enumerate(rows):
+        inc[k], lon[k], lat[k], start[k], last[k] = r[0], r[1], r[2], r[3], r[4]
     first = {r[0]: r[5] for r in rows}
-    out: list[int] = [0] * len(new)
+    n = len(rows)
+    out = np.zeros(len(new), np.int64)
+    provisional = 0
     for i in sorted(range(len(new)), key=lambda j: (new[j][2], j)):
         x, y, s, e = new[i]
-        chosen = None
-        if inc:
-            near = ((np.array(start) <= e + gap) & (np.array(last) >= s - gap)
-                    & (_km(np.array(lon), np.array(lat), x, y) <= KM))
-            for j in np.flatnonzero(near).tolist():
-                if first[inc[j]] >= s - MAX_DAYS * 24 * HOUR_US:
-                    chosen = inc[j] if chosen is None else min(chosen, inc[j])
-        if chosen is None:
-            chosen = cur.execute("INSERT INTO incidents DEFAULT VALUES RETURNING id").fetchone()[0]
+        near = np.flatnonzero((start[:n] <= e + gap) & (last[:n] >= s - gap)
+                              & (_km(lon[:n], lat[:n], x, y) <= KM))
+        open_ = [int(c) for c in np.unique(inc[near])
+                 if first[int(c)] >= s - MAX_DAYS * 24 * HOUR_US]
+        if open_:
+            # stored incidents (positive ids) first, then the earliest made in this call
+            chosen = min(c for c in open_ if c > 0) if any(c > 0 for c in open_) else max(open_)
+        else:
+            provisional -= 1
+            chosen = provisional
             first[chosen] = s
         first[chosen] = min(first[chosen], s)
         out[i] = chosen
-        inc.append(chosen)
-        lon.append(x)
-        lat.append(y)
-        start.append(s)
-        last.append(e)
-    return out
+        inc[n], lon[n], lat[n], start[n], last[n] = chosen, x, y, s, e
+        n += 1
+    if provisional:
+        made = [r[0] for r in cur.execute(
+            "INSERT INTO incidents (id) SELECT nextval('incidents_id_seq') FROM range(?)"
+            " RETURNING id", [-provisional]).fetchall()]
+        made.sort()
+        out = np.where(out < 0, np.array(made, np.int64)[np.maximum(-out - 1, 0)], out)
+    return out.tolist()

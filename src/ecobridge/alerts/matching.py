@@ -23,6 +23,7 @@ from ecobridge.alerts.views import alert_sql, event_json, fetch, subscription_fi
 from ecobridge.errors import NotFound
 from ecobridge.governance.accounts import load_principal
 from ecobridge.governance.policy import Principal
+from ecobridge.store import int_array
 
 _FOLLOW_UPS = ("resolved", "retracted", "acknowledged")
 
@@ -72,10 +73,10 @@ def match_events(cur, event_ids: list[int], settings: AlertSettings | None = Non
             continue
         inner, params = alert_sql(principal, events=True)
         cond, cond_params = subscription_filter(sub_id, events=True)
-        rows = fetch(cur, f"SELECT * FROM ({inner} AND e.id IN (SELECT unnest(?))) x"
+        rows = fetch(cur, f"SELECT * FROM ({inner} AND e.id IN (SELECT unnest(?::BIGINT[]))) x"
                           f" WHERE x.event_kind IN (SELECT unnest(?)) AND {cond}"
                           " ORDER BY x.event_id",
-                     [*params, list(event_ids), list(kinds), *cond_params])
+                     [*params, int_array(event_ids), list(kinds), *cond_params])
         if rows:
             pending += _queue(cur, sub_id, name, rows, cooldown_s, stale_before)
     return pending
@@ -88,15 +89,16 @@ def _queue(cur, sub_id: int, name: str, rows: list[dict], cooldown_s: int,
     for inc, when, sev in cur.execute(
             "SELECT incident_id, event_time, list_position(?, severity) - 1 FROM outbox"
             " WHERE subscription_id = ? AND status IN ('pending', 'delivered')"
-            " AND incident_id IN (SELECT unnest(?))",
-            [list(RANK), sub_id, incidents]).fetchall():
+            " AND incident_id IN (SELECT unnest(?::BIGINT[]))",
+            [list(RANK), sub_id, int_array(incidents)]).fetchall():
         times, top = sent.get(inc, ([], -1))
         times.append(when)
         sent[inc] = (times, max(top, sev))
     told = {r[0] for r in cur.execute(
         "SELECT DISTINCT alert_id FROM outbox WHERE subscription_id = ?"
-        " AND status IN ('pending', 'delivered') AND alert_id IN (SELECT unnest(?))",
-        [sub_id, sorted({r["id"] for r in rows})]).fetchall()}
+        " AND status IN ('pending', 'delivered')"
+        " AND alert_id IN (SELECT unnest(?::BIGINT[]))",
+        [sub_id, int_array(sorted({r["id"] for r in rows}))]).fetchall()}
     out = []
     for r in rows:
         rank = RANK[r["event_severity"]]

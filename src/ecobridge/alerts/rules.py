@@ -50,6 +50,12 @@ class Rows:
     def __len__(self) -> int:
         return len(self.t)
 
+    def streams(self) -> np.ndarray:
+        """The distinct datastream ids, in order (rows are sorted by ds: no sort needed)."""
+        if len(self.ds) == 0:
+            return self.ds
+        return self.ds[np.r_[True, self.ds[1:] != self.ds[:-1]]]
+
 
 @dataclass(frozen=True)
 class Stream:
@@ -145,7 +151,7 @@ def _rolling_mean(rows: Rows, g: np.ndarray, width_us: int) -> tuple[np.ndarray,
 def _per_day(rows: Rows, streams: dict[int, Stream], fn) -> np.ndarray:
     """fn(stream, utc date) for every row, computed once per distinct (country, property,
     day): the limits and AQI standards depend on nothing else."""
-    ids = np.unique(rows.ds)
+    ids = rows.streams()
     groups: dict[tuple, int] = {}
     first: list[Stream] = []
     code = np.empty(len(ids), np.int64)
@@ -206,7 +212,7 @@ def _threshold(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
     sev = np.where(mean > limit, _escalated(rule.severity, ratio, p["escalate"]), -1)
     detail = {}
     if not isinstance(p["limit"], float):
-        for ds in np.unique(rows.ds).tolist():
+        for ds in rows.streams().tolist():
             s = streams[ds]
             detail[ds] = {"limit": p["limit"], "country": s.country, "level": p.get("level"),
                           "averaging": p["averaging"]}
@@ -267,7 +273,7 @@ def _aqi(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
     ok = np.isfinite(index)
     sev = np.where(level >= p["min_level"], _escalated(rule.severity, level, p["escalate"]), -1)
     detail = {ds: {"standard": p["standard"], "min_level": p["min_level"]}
-              for ds in np.unique(rows.ds).tolist()}
+              for ds in rows.streams().tolist()}
     return Points(rows.ds[ok], rows.t[ok], index[ok], floor[ok], sev[ok].astype(np.int8), detail)
 
 
