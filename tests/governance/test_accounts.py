@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -199,3 +200,22 @@ def test_org_admin_manages_members_others_cannot(store, client, alice):
 
 def _bearer(store, user: str = "alice") -> dict:
     return {"Authorization": f"Bearer {tokens.create_token(store, user=user)['token']}"}
+
+
+def test_a_role_change_reaches_a_token_at_once(store, client, alice):
+    """Token principals are cached; changing the user's memberships clears the cache."""
+    auth = _bearer(store)
+    assert client.get("/api/v1/me", headers=auth).json()["organisations"][0]["role"] == "admin"
+    accounts.set_membership(store, user="alice", org="hydromet-kz", role="viewer")
+    assert client.get("/api/v1/me", headers=auth).json()["organisations"][0]["role"] == "viewer"
+    accounts.remove_membership(store, user="alice", org="hydromet-kz")
+    assert client.get("/api/v1/me", headers=auth).json()["organisations"] == []
+
+
+def test_a_cached_token_is_not_served_past_its_expiry(store, client, alice):
+    issued = tokens.create_token(store, user="alice",
+                                 expires_at=datetime.now(UTC) + timedelta(seconds=1.5))
+    auth = {"Authorization": f"Bearer {issued['token']}"}
+    assert client.get("/api/v1/me", headers=auth).status_code == 200
+    time.sleep(1.6)
+    assert client.get("/api/v1/me", headers=auth).status_code == 401

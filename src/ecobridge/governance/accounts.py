@@ -65,11 +65,17 @@ def set_password(store, ref: str | int, password: str) -> None:
                   [hash_password(password), user["id"]])
 
 
+def forget_principals(store) -> None:
+    """Drop the cached principals of API tokens: a user, role or token changed."""
+    store.memo.pop("token_principals", None)
+
+
 def set_disabled(store, ref: str | int, disabled: bool) -> None:
     """A disabled user's tokens and sessions stop working at once (checked on every request)."""
     user = get_user(store, ref)
     store.execute("UPDATE users SET disabled_at = CASE WHEN ? THEN now() END WHERE id = ?",
                   [disabled, user["id"]])
+    forget_principals(store)
 
 
 def verify_password(store, username: str, password: str) -> int | None:
@@ -99,12 +105,14 @@ def set_membership(store, *, user: str | int, org: str | int, role: str) -> None
         cur.execute("DELETE FROM memberships WHERE user_id = ? AND org_id = ?", [user_id, org_id])
         cur.execute("INSERT INTO memberships (user_id, org_id, role) VALUES (?, ?, ?)",
                     [user_id, org_id, role])
+    forget_principals(store)
 
 
 def remove_membership(store, *, user: str | int, org: str | int) -> None:
     user_id = get_user(store, user)["id"]
     org_id = get_organisation(store, org)["id"]
     store.execute("DELETE FROM memberships WHERE user_id = ? AND org_id = ?", [user_id, org_id])
+    forget_principals(store)
 
 
 def list_users(store, *, org: str | int | None = None) -> list[dict]:

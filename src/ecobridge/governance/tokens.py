@@ -2,8 +2,11 @@
 
 A token reads `eb_<prefix>_<secret>`. The prefix finds the row; the SHA-256 of the whole token is
 compared in constant time. Tokens carry 256 bits of randomness, so a fast hash is enough (argon2
-is for passwords, which people choose). Every request looks the token up again: there is no cache
-that could keep serving a revoked or expired token.
+is for passwords, which people choose). A token's Principal is cached per store by the token's
+hash for at most CACHE_SECONDS and never past the token's expiry; revoking the token, disabling
+its user or changing the user's memberships clears the cache, so a revoked token is refused on the
+next request. (Only the serving process writes the store, so no other process can change these
+behind the cache's back.)
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 
 from ecobridge.errors import Forbidden, InvalidInput, NotFound, Unauthorized
-from ecobridge.governance.accounts import get_user, load_principal
+from ecobridge.governance.accounts import forget_principals, get_user, load_principal
 from ecobridge.governance.policy import Principal
 
 PREFIX = "eb_"
 DEFAULT_DAYS = 90
 MAX_DAYS = 366
+CACHE_SECONDS = 30.0
 
 
 def sha256(text: str) -> str:
@@ -50,11 +55,16 @@ def principal_from_token(store, token: str) -> Principal:
     parts = token.split("_", 2) if token.startswith(PREFIX) else []
     if len(parts) != 3:
         raise Unauthorized("malformed API token")
+    digest = sha256(token)
+    cache = store.memo.setdefault("token_principals", {})
+    hit = cache.get(digest)
+    if hit is not None and hit[1] > time.monotonic():
+        return hit[0]
     row = store.one(
         "SELECT t.sha256, t.user_id, t.revoked_at IS NOT NULL, t.expires_at <= now(),"
-        " u.disabled_at IS NOT NULL FROM api_tokens t JOIN users u ON u.id = t.user_id"
-        " WHERE t.prefix = ?", [parts[1]])
-    if row is None or not hmac.compare_digest(row[0], sha256(token)):
+        " u.disabled_at IS NOT NULL, epoch(t.expires_at - now()) FROM api_tokens t"
+        " JOIN users u ON u.id = t.user_id WHERE t.prefix = ?", [parts[1]])
+    if row is None or not hmac.compare_digest(row[0], digest):
         raise Unauthorized("unknown API token")
     if row[2]:
         raise Unauthorized("this API token has been revoked")
@@ -62,7 +72,13 @@ def principal_from_token(store, token: str) -> Principal:
         raise Unauthorized("this API token has expired")
     if row[4]:
         raise Unauthorized("this account is disabled")
-    return load_principal(store, row[1], via="token")
+    principal = load_principal(store, row[1], via="token")
+    # Remembered by the token's hash (never the token) until it expires, at most CACHE_SECONDS;
+    # revoking it, disabling its user or changing the user's roles clears the cache.
+    if len(cache) > 10_000:
+        cache.clear()
+    cache[digest] = (principal, time.monotonic() + min(CACHE_SECONDS, float(row[5])))
+    return principal
 
 
 def list_tokens(store, principal: Principal, *, user: str | int | None = None) -> list[dict]:
@@ -86,3 +102,4 @@ def revoke_token(store, principal: Principal, token_id: int) -> None:
         raise NotFound(f"no token {token_id}")
     store.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = ?",
                   [token_id])
+    forget_principals(store)

@@ -107,6 +107,10 @@ class Store:
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self.read_only = read_only
+        # Caches of the services over this store (governance's token principals and dataset
+        # owners), each cleared by the writes that change what it holds. One process writes
+        # the file, so a cache cleared by that process's writes is never stale.
+        self.memo: dict[str, dict] = {}
 
     # -- reads -------------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -120,7 +124,10 @@ class Store:
         return self.cursor().execute(sql, params or []).fetchall()
 
     def one(self, sql: str, params: Sequence[Any] | dict | None = None) -> tuple | None:
-        return self.cursor().execute(sql, params or []).fetchone()
+        # fetched whole: a result left half-read keeps its snapshot open, and DuckDB then
+        # refuses to re-insert a unique key another transaction has deleted since
+        rows = self.cursor().execute(sql, params or []).fetchall()
+        return rows[0] if rows else None
 
     def scalar(self, sql: str, params: Sequence[Any] | dict | None = None) -> Any:
         row = self.one(sql, params)
