@@ -1,7 +1,7 @@
-"""(placeholder: owned by the helper building this interface)"""
+"""OGC API - Features under /ogcapi: sites, areas and occurrences (see docs/ogcapi.md)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from ecobridge.api.ogcapi.routes import router
 
-router = APIRouter()
+__all__ = ["router"]
