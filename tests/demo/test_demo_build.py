@@ -279,13 +279,14 @@ def test_detections_on_both_sides_of_the_border(db):
         " JOIN camtrap_deployments d ON d.dataset_id = o.dataset_id"
         "  AND d.deployment_id = o.deployment_id"
         " JOIN areas a ON a.kind = 'admin_boundary' AND ST_Within(d.geom, a.geom)"
-        " WHERE o.observation_type = 'animal' GROUP BY 1, 2")
+        " WHERE o.observation_type = 'animal' AND d.country IS NOT NULL"  # not the real example
+        " GROUP BY 1, 2")
     seen = {(country, name) for country, name, n in rows if n > 0}
     for country in ("CHN", "RUS"):
         for name in ("Panthera tigris altaica", "Panthera pardus orientalis", "Cervus nippon"):
             assert (country, name) in seen, (country, name)
     assert {c for c, _, _ in rows} == {"CHN", "RUS"}
-    deployments = db.scalar("SELECT count(*) FROM camtrap_deployments")
+    deployments = db.scalar("SELECT count(*) FROM camtrap_deployments WHERE country IS NOT NULL")
     assert 20 <= deployments <= 40
     crossing = db.scalar(
         "SELECT count(*) FROM (SELECT individual_id FROM camtrap_observations"
@@ -317,7 +318,7 @@ def test_protected_areas_valid_approximate_and_hold_their_cameras(db):
     outside = db.scalar(
         "SELECT count(*) FROM camtrap_deployments d JOIN areas a ON a.code ="
         " CASE d.country WHEN 'CHN' THEN 'CN-NCTLNP' ELSE 'RU-LOTLNP' END"
-        " WHERE NOT ST_Within(d.geom, a.geom)")
+        " WHERE NOT ST_Within(d.geom, a.geom) AND d.country IS NOT NULL")
     assert outside == 0
 
 

@@ -32,6 +32,11 @@ DEPLOYMENT_COLUMNS: dict[str, tuple[pa.DataType, bool]] = {
     "bait_use": (pa.bool_(), False), "feature_type": (pa.string(), False),
     "habitat": (pa.string(), False), "country": (pa.string(), False),
     "tags": (pa.string(), False), "comments": (pa.string(), False),
+    # Camtrap DP terms added by migration 0005 (biodiversity/camtrap.py)
+    "camera_delay": (pa.int32(), False), "camera_depth": (pa.float64(), False),
+    "camera_tilt": (pa.int32(), False), "camera_heading": (pa.int32(), False),
+    "detection_distance": (pa.float64(), False), "timestamp_issues": (pa.bool_(), False),
+    "deployment_groups": (pa.string(), False),
 }
 MEDIA_COLUMNS: dict[str, tuple[pa.DataType, bool]] = {
     "media_id": (pa.string(), True), "deployment_id": (pa.string(), True),
@@ -39,6 +44,7 @@ MEDIA_COLUMNS: dict[str, tuple[pa.DataType, bool]] = {
     "file_path": (pa.string(), True), "file_public": (pa.bool_(), True),
     "file_name": (pa.string(), False), "file_mediatype": (pa.string(), True),
     "favorite": (pa.bool_(), False), "comments": (pa.string(), False),
+    "exif_data": (pa.string(), False),
 }
 DETECTION_COLUMNS: dict[str, tuple[pa.DataType, bool]] = {
     "observation_id": (pa.string(), True), "deployment_id": (pa.string(), True),
@@ -51,6 +57,12 @@ DETECTION_COLUMNS: dict[str, tuple[pa.DataType, bool]] = {
     "classification_method": (pa.string(), False), "classified_by": (pa.string(), False),
     "classification_timestamp": (_TS, False),
     "classification_probability": (pa.float64(), False), "comments": (pa.string(), False),
+    "camera_setup_type": (pa.string(), False),
+    "individual_position_radius": (pa.float64(), False),
+    "individual_position_angle": (pa.float64(), False),
+    "individual_speed": (pa.float64(), False), "bbox_x": (pa.float64(), False),
+    "bbox_y": (pa.float64(), False), "bbox_width": (pa.float64(), False),
+    "bbox_height": (pa.float64(), False), "observation_tags": (pa.string(), False),
 }
 OCCURRENCE_COLUMNS: dict[str, tuple[pa.DataType, bool]] = {
     "occurrence_id": (pa.string(), True), "basis_of_record": (pa.string(), True),

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from ecobridge.biodiversity import service as bio
 from ecobridge.catalog.service import create_dataset
-from ecobridge.demo import agencies, air, areas, energy, glaciers, wildlife
+from ecobridge.demo import agencies, air, areas, camtrap_example, energy, glaciers, wildlife
 from ecobridge.errors import Conflict
 from ecobridge.governance.organisations import create_organisation
 from ecobridge.governance.policy import SYSTEM
@@ -27,8 +27,8 @@ Progress = Callable[[str, int, int], None]
 SEED = 2024
 
 STEPS = ("organisations and datasets", "demo user accounts", "alert rules", "air-quality networks",
-         "glacier mass balance", "wind and solar generation", "camera traps", "protected areas",
-         "country boundaries")
+         "glacier mass balance", "wind and solar generation", "camera traps",
+         "Camtrap DP example", "protected areas", "country boundaries")
 
 
 def build_folder(store) -> Path:
@@ -64,6 +64,7 @@ def build_demo(store, *, progress: Progress | None = None, seed: int = SEED) -> 
         lambda: _glaciers(store, folder),
         lambda: _energy(store, folder, seed),
         lambda: _camera_traps(store, seed),
+        lambda: camtrap_example.load(store),  # the real package, through the importer
         lambda: _protected_areas(store, folder),
         lambda: _boundaries(store, folder),
     ]

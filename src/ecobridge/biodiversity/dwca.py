@@ -1,0 +1,545 @@
+"""Darwin Core Archive import and export.
+
+    report = import_dwca(store, "archive.zip", dataset="kz-birds", principal=p)
+    data = export_dwca(store, principal, "kz-birds")          # the zip, as bytes
+
+Import: an Occurrence core becomes occurrences; a Taxon core becomes taxa, and its Occurrence
+extension occurrences (their taxon terms from the core row); an Event core is kept as records and
+lends its terms to its Occurrence extension. Every other extension row (Multimedia,
+VernacularName, Description, ...) is kept in `dwca_extension_rows` against its core id. Each data
+row is accepted or rejected (file, row, field, reason); occurrences already in the dataset (by
+occurrenceID) and extension rows already kept count as unchanged, so the same archive twice adds
+nothing. Checks run in DuckDB over the whole file at once (TRY_CAST), not per row in Python.
+
+Export: an Occurrence core, meta.xml and eml.xml, read under the access policy: a sensitive
+dataset seen without full access carries grid-snapped coordinates, says so in
+dataGeneralizations and in the EML, and withholds the locality.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from ecobridge.biodiversity import service
+from ecobridge.biodiversity.archive import (
+    OCCURRENCE,
+    SIMPLE,
+    TAXON,
+    Archive,
+    DataFile,
+    local_name,
+    read_archive,
+)
+from ecobridge.biodiversity.eml import eml_document, generalisation_note
+from ecobridge.biodiversity.runs import Reject, fail_run, finish_run, run_report, start_run
+from ecobridge.catalog.service import get_dataset, resolve_dataset_id
+from ecobridge.errors import InvalidInput
+from ecobridge.governance.policy import (
+    SYSTEM,
+    Principal,
+    dataset_filter_sql,
+    full_access_sql,
+    location_sql,
+    record_read,
+    require_write,
+)
+from ecobridge.monitoring.report import IngestReport, RowCounts
+
+DWC, DC = "http://rs.tdwg.org/dwc/terms/", "http://purl.org/dc/terms/"
+# Darwin Core term -> occurrences column; other terms of a row go to `properties`.
+OCCURRENCE_TERMS = {
+    "occurrenceID": "occurrence_id", "basisOfRecord": "basis_of_record",
+    "scientificName": "scientific_name", "individualCount": "individual_count",
+    "occurrenceStatus": "occurrence_status", "decimalLatitude": "decimal_latitude",
+    "decimalLongitude": "decimal_longitude",
+    "coordinateUncertaintyInMeters": "coordinate_uncertainty_in_meters",
+    "countryCode": "country_code", "locality": "locality", "recordedBy": "recorded_by",
+    "sex": "sex", "lifeStage": "life_stage", "behavior": "behavior",
+    "organismID": "organism_id",
+}
+TAXON_TERMS = {"scientificName": "scientific_name", "taxonRank": "taxon_rank",
+               "kingdom": "kingdom", "phylum": "phylum", "class": "class", "order": "order",
+               "family": "family", "genus": "genus"}
+# Terms of `properties` that go out again, in this order (others stay in the store).
+EXPORT_PROPERTIES = (
+    "type", "license", "rightsHolder", "datasetID", "institutionCode", "collectionCode",
+    "datasetName", "catalogNumber", "occurrenceRemarks", "associatedMedia", "eventID",
+    "parentEventID", "eventDate", "habitat", "samplingProtocol", "samplingEffort",
+    "eventRemarks", "locationID", "stateProvince", "municipality", "geodeticDatum",
+    "coordinatePrecision", "minimumElevationInMeters", "maximumElevationInMeters",
+    "minimumDistanceAboveSurfaceInMeters", "maximumDistanceAboveSurfaceInMeters",
+    "identifiedBy", "dateIdentified", "identificationVerificationStatus",
+    "identificationRemarks", "typeStatus", "taxonID")
+DC_TERMS = {"type", "license", "rightsHolder", "references", "modified", "language"}
+
+
+def term_iri(name: str) -> str:
+    return (DC if name in DC_TERMS else DWC) + name
+
+
+# -- import ------------------------------------------------------------------------------------
+def import_dwca(store, path: str | Path, *, dataset: str | int,
+                principal: Principal = SYSTEM) -> IngestReport:
+    path = Path(path)
+    dataset_id = resolve_dataset_id(store, dataset)
+    require_write(store, principal, dataset_id)
+    if not path.exists():
+        raise InvalidInput("no such file or folder", file=str(path))
+    run_id = start_run(store, dataset_id=dataset_id, kind="dwca", path=path,
+                       principal=principal)
+    added: list[str] = []
+    try:
+        archive = read_archive(path)
+        counts, rejects, records = _load(store, archive, dataset_id, principal, added)
+        with store.transaction() as cur:
+            counts.rows_inserted += _keep_records(cur, dataset_id, run_id, records)
+            counts.rows_unchanged = counts.rows_accepted - counts.rows_inserted
+            finish_run(cur, run_id, counts, rejects, archive.warnings)
+    except BaseException as exc:
+        _remove(store, dataset_id, added)
+        fail_run(store, run_id, exc)
+        raise
+    return run_report(store, run_id)
+
+
+def _load(store, archive: Archive, dataset_id: int, principal: Principal,
+          added: list[str]) -> tuple[RowCounts, list[Reject], list[tuple[str, str, dict]]]:
+    core, row_type = archive.core, archive.core.spec.row_type
+    rejects = [r for f in (core, *archive.extensions) for r in _shorts(f)]
+    counts = RowCounts(rows_in=sum(f.count for f in (core, *archive.extensions)))
+    records: list[tuple[str, str, dict]] = []  # (row type, core id, record) kept as they came
+    inserted = 0
+    if row_type in (OCCURRENCE, SIMPLE):
+        table = _columns(core)
+        ids = table.get("occurrenceID")
+        if ids is None or all(v is None for v in ids):  # the core <id> is the occurrenceID
+            table["occurrenceID"] = list(core.ids)
+        new, bad, accepted_ids = _occurrences(store, dataset_id, principal, core, table, added)
+        inserted += new
+        rejects += bad
+        accepted = set(accepted_ids)
+        core_values: dict[str, dict] = {}
+    else:
+        accepted, core_values, bad, new = _core_records(store, core, row_type, records)
+        rejects += bad
+        inserted += new
+    for ext in archive.extensions:
+        if ext.spec.row_type == OCCURRENCE and row_type != OCCURRENCE:
+            table = _columns(ext)
+            lend = TAXON_TERMS if row_type == TAXON else None
+            orphans = _orphans(ext, accepted)
+            _fill_from_core(table, ext.ids, core_values, lend)
+            keep = [i for i in range(len(ext.rows)) if i not in orphans]
+            rejects += [orphans[i] for i in sorted(orphans)]
+            new, bad, _ = _occurrences(store, dataset_id, principal, ext,
+                                       {k: [v[i] for i in keep] for k, v in table.items()},
+                                       added, rows=[ext.rows[i] for i in keep])
+            inserted += new
+            rejects += bad
+        else:
+            orphans = _orphans(ext, accepted)
+            rejects += orphans.values()
+            records += [(ext.spec.row_type, ext.ids[i], _record(ext, i))
+                        for i in range(len(ext.rows)) if i not in orphans]
+    counts.rows_rejected = len({(r.file, r.row) for r in rejects})
+    counts.rows_accepted = counts.rows_in - counts.rows_rejected
+    counts.rows_inserted = inserted
+    return counts, rejects, records
+
+
+def _shorts(f: DataFile) -> list[Reject]:
+    need = 1 + max([x.index for x in f.spec.fields if x.index is not None]
+                   + [f.spec.id_index if f.spec.id_index is not None else -1])
+    return [Reject(f.location, row, None, None,
+                   f"the row has {n} fields; meta.xml maps {need}") for row, n in f.short]
+
+
+def _columns(f: DataFile) -> dict[str, list[str | None]]:
+    """Columns by Darwin Core local name (the first of two terms with one name wins)."""
+    out: dict[str, list[str | None]] = {}
+    for term, values in f.columns.items():
+        out.setdefault(local_name(term), values)
+    return out
+
+
+def _record(f: DataFile, i: int) -> dict:
+    return {term: values[i] for term, values in f.columns.items() if values[i] is not None}
+
+
+def _orphans(ext: DataFile, accepted: set) -> dict[int, Reject]:
+    """Extension rows whose core id names no accepted core row, by index."""
+    return {i: Reject(ext.location, ext.rows[i], "coreid", core_id,
+                      "no accepted core row has this id" if core_id else "the core id is empty",
+                      _record(ext, i))
+            for i, core_id in enumerate(ext.ids) if core_id is None or core_id not in accepted}
+
+
+def _fill_from_core(table: dict, ids: list, core_values: dict[str, dict],
+                    terms: dict | None) -> None:
+    """Terms an extension occurrence lacks, taken from its core row (Taxon: the taxon terms)."""
+    names = set(terms) if terms is not None else {k for v in core_values.values() for k in v}
+    for name in names:
+        column = table.setdefault(name, [None] * len(ids))
+        for i, core_id in enumerate(ids):
+            if column[i] is None:
+                column[i] = core_values.get(core_id, {}).get(name)
+
+
+def _core_records(store, core: DataFile, row_type: str, records: list
+                  ) -> tuple[set, dict[str, dict], list[Reject], int]:
+    """A Taxon core becomes taxa; any other core is kept as records. Returns the accepted core
+    ids, each core row's terms by local name, the rejects and the number of new rows."""
+    table = _columns(core)
+    values: dict[str, dict] = {}
+    first: dict[str, int] = {}
+    rejects, accepted = [], set()
+    for i, core_id in enumerate(core.ids):
+        if core_id is not None and core_id not in values:
+            values[core_id] = {k: v[i] for k, v in table.items() if v[i] is not None}
+            first[core_id] = core.rows[i]
+        if core_id is None:
+            rejects.append(Reject(core.location, core.rows[i], "id", None,
+                                  "the core id is empty", _record(core, i)))
+        elif first[core_id] != core.rows[i]:
+            rejects.append(Reject(core.location, core.rows[i], "id", core_id,
+                                  f"duplicate core id; first at row {first[core_id]}",
+                                  _record(core, i)))
+        elif row_type == TAXON and not values[core_id].get("scientificName"):
+            rejects.append(Reject(core.location, core.rows[i], "scientificName", None,
+                                  "scientificName is required", _record(core, i)))
+        else:
+            accepted.add(core_id)
+    if row_type != TAXON:
+        records += [(row_type, core.ids[i], _record(core, i)) for i in range(len(core.rows))
+                    if core.ids[i] in accepted]
+        return accepted, values, rejects, 0
+    known = {n for (n,) in store.rows("SELECT scientific_name FROM taxa")}
+    taxa: dict[str, dict] = {}
+    new = 0
+    for core_id in (c for c in dict.fromkeys(core.ids) if c in accepted):
+        row = values[core_id]
+        name = row["scientificName"]
+        new += name not in known and name not in taxa
+        taxa.setdefault(name, {column: row.get(term) for term, column in TAXON_TERMS.items()})
+    service.add_taxa(store, list(taxa.values()))
+    return accepted, values, rejects, new
+
+
+_DATE = ("coalesce(TRY_CAST(split_part({c}, '/', 1) AS TIMESTAMPTZ),"
+         " TRY_CAST(split_part({c}, '/', 1) || '-01' AS TIMESTAMPTZ),"
+         " TRY_CAST(split_part({c}, '/', 1) || '-01-01' AS TIMESTAMPTZ))")
+
+
+def _occurrences(store, dataset_id: int, principal: Principal, f: DataFile, table: dict,
+                 added: list[str], rows: list[int] | None = None
+                 ) -> tuple[int, list[Reject], list[str]]:
+    """Check occurrence rows in DuckDB, add the good new ones through the service.
+
+    Returns (rows added, rejects, occurrenceIDs accepted). Column names from meta.xml never
+    reach the SQL: the columns are renamed c0, c1, ... and term names go in as parameters.
+    """
+    rows = rows if rows is not None else f.rows
+    names = list(table)
+    alias = {n: f"c{i}" for i, n in enumerate(names)}
+    arrow = pa.table({"_row": pa.array(rows, pa.int64()),
+                      **{alias[n]: pa.array(table[n], pa.string()) for n in names}})
+
+    def c(name: str) -> str:
+        return f'"{alias[name]}"' if name in alias else "CAST(NULL AS VARCHAR)"
+
+    lat, lon = f"TRY_CAST({c('decimalLatitude')} AS DOUBLE)", \
+        f"TRY_CAST({c('decimalLongitude')} AS DOUBLE)"
+    count, unc = f"TRY_CAST({c('individualCount')} AS INTEGER)", \
+        f"TRY_CAST({c('coordinateUncertaintyInMeters')} AS DOUBLE)"
+    date = _DATE.format(c=c("eventDate"))
+    vocabulary = ", ".join(f"'{v}'" for v in service.BASIS_OF_RECORD)
+    checks = [
+        ("occurrenceID", f"{c('occurrenceID')} IS NULL", "'occurrenceID is required'"),
+        ("occurrenceID", f"{c('occurrenceID')} IS NOT NULL AND _dup > 1",
+         "'duplicate occurrenceID; first at row ' || _first"),
+        ("basisOfRecord", f"{c('basisOfRecord')} IS NULL", "'basisOfRecord is required'"),
+        ("basisOfRecord", f"{c('basisOfRecord')} NOT IN ({vocabulary})",
+         f"'basisOfRecord must be one of {', '.join(service.BASIS_OF_RECORD)}'"),
+        ("scientificName", f"{c('scientificName')} IS NULL", "'scientificName is required'"),
+        ("decimalLatitude", f"{c('decimalLatitude')} IS NOT NULL AND ({lat} IS NULL"
+         f" OR {lat} NOT BETWEEN -90 AND 90)", "'not a latitude in -90..90'"),
+        ("decimalLongitude", f"{c('decimalLongitude')} IS NOT NULL AND ({lon} IS NULL"
+         f" OR {lon} NOT BETWEEN -180 AND 180)", "'not a longitude in -180..180'"),
+        ("decimalLongitude", f"({lat} IS NULL) <> ({lon} IS NULL)",
+         "'decimalLatitude and decimalLongitude come together'"),
+        ("individualCount", f"{c('individualCount')} IS NOT NULL AND coalesce({count} < 0,"
+         " true)", "'not a whole number of at least 0'"),
+        ("coordinateUncertaintyInMeters", f"{c('coordinateUncertaintyInMeters')} IS NOT NULL"
+         f" AND coalesce({unc} <= 0, true)", "'not a positive number of metres'"),
+        ("eventDate", f"{c('eventDate')} IS NOT NULL AND {date} IS NULL",
+         "'not an ISO 8601 date, date-time or interval'"),
+        ("occurrenceStatus", f"lower({c('occurrenceStatus')}) NOT IN ('present', 'absent')",
+         "'occurrenceStatus must be present or absent'"),
+    ]
+    base = (f"(SELECT *, row_number() OVER (PARTITION BY {c('occurrenceID')} ORDER BY _row)"
+            f" AS _dup, min(_row) OVER (PARTITION BY {c('occurrenceID')}) AS _first"
+            " FROM incoming) i")
+    failing = " UNION ALL ".join(
+        f"SELECT _row, ? AS field, CAST({c(field)} AS VARCHAR) AS value, {reason} AS reason"
+        f" FROM {base} WHERE coalesce({cond}, false)" for field, cond, reason in checks)
+    properties = [n for n in names if n not in OCCURRENCE_TERMS]
+    entries = ", ".join(f"{{'k': ?, 'v': {c(n)}}}" for n in properties)
+    select = ", ".join([*(f"{c(term)} AS {column}" for term, column in OCCURRENCE_TERMS.items()
+                          if column not in ("individual_count", "decimal_latitude",
+                                            "decimal_longitude", "occurrence_status",
+                                            "coordinate_uncertainty_in_meters",
+                                            "country_code")),
+                        f"{date} AS event_date", f"{count} AS individual_count",
+                        f"lower({c('occurrenceStatus')}) AS occurrence_status",
+                        f"{lat} AS decimal_latitude", f"{lon} AS decimal_longitude",
+                        f"{unc} AS coordinate_uncertainty_in_meters",
+                        f"upper({c('countryCode')}) AS country_code",
+                        f"CAST(to_json(map_from_entries(list_filter([{entries}],"
+                        " x -> x.v IS NOT NULL))) AS VARCHAR) AS properties"
+                        if properties else "CAST(NULL AS VARCHAR) AS properties",
+                        *(f"{c(term)} AS taxon_{column}" for term, column in TAXON_TERMS.items()
+                          if term != "scientificName")])
+    cur = store.cursor()
+    cur.register("incoming", arrow)
+    try:
+        bad = cur.execute(f"SELECT * FROM ({failing}) ORDER BY _row, field",
+                          [field for field, _, _ in checks]).fetchall()
+        bad_rows = sorted({r[0] for r in bad})
+        good = cur.execute(
+            f"SELECT {select} FROM incoming WHERE _row NOT IN (SELECT unnest(?::BIGINT[]))"
+            " ORDER BY _row", [*properties, bad_rows]).fetch_arrow_table()
+    finally:
+        cur.unregister("incoming")
+    by_row = {r: i for i, r in enumerate(rows)}
+    rejects = [Reject(f.location, row, field, value, reason,
+                      {n: table[n][by_row[row]] for n in names if table[n][by_row[row]]})
+               for row, field, value, reason in bad]
+    accepted_ids = good["occurrence_id"].to_pylist()
+    existing = {r[0] for r in store.rows(
+        "SELECT occurrence_id FROM occurrences WHERE dataset_id = ?"
+        " AND occurrence_id IN (SELECT unnest(?::VARCHAR[]))", [dataset_id, accepted_ids])}
+    fresh = good.filter(pa.array([i not in existing for i in accepted_ids], pa.bool_()))
+    _add_taxa(store, fresh)
+    occurrences = fresh.select([c for c in fresh.column_names if not c.startswith("taxon_")])
+    added += occurrences["occurrence_id"].to_pylist()
+    service.add_occurrences(store, dataset=dataset_id, rows=occurrences, principal=principal)
+    return occurrences.num_rows, rejects, accepted_ids
+
+
+def _add_taxa(store, table: pa.Table) -> None:
+    """A taxon for each new scientific name, with the taxon terms of its first row."""
+    taxa: dict[str, dict] = {}
+    columns = {column: table[f"taxon_{column}"].to_pylist()
+               for column in TAXON_TERMS.values() if column != "scientific_name"}
+    for i, name in enumerate(table["scientific_name"].to_pylist()):
+        taxa.setdefault(name, {"scientific_name": name,
+                               **{k: v[i] for k, v in columns.items()}})
+    if taxa:
+        service.add_taxa(store, list(taxa.values()))
+
+
+def _keep_records(cur, dataset_id: int, run_id: int, records: list) -> int:
+    """Extension (and non-occurrence core) rows not kept before; returns how many were new."""
+    if not records:
+        return 0
+    rows = []
+    for row_type, core_id, record in records:
+        text = json.dumps(record, ensure_ascii=False, sort_keys=True)
+        key = hashlib.sha256(f"{row_type}\0{core_id}\0{text}".encode()).hexdigest()
+        rows.append((row_type, core_id, text, key))
+    table = pa.table({name: [r[i] for r in rows] for i, name in
+                      enumerate(("row_type", "core_id", "record", "record_key"))})
+    cur.register("records", table)
+    try:
+        cur.execute(
+            "INSERT INTO dwca_extension_rows (dataset_id, run_id, row_type, core_id, record,"
+            " record_key) SELECT DISTINCT ON (record_key) ?, ?, row_type, core_id, record,"
+            " record_key FROM records WHERE record_key NOT IN (SELECT record_key FROM"
+            " dwca_extension_rows WHERE dataset_id = ?)", [dataset_id, run_id, dataset_id])
+        return cur.fetchone()[0]
+    finally:
+        cur.unregister("records")
+
+
+def _remove(store, dataset_id: int, occurrence_ids: list[str]) -> None:
+    """Undo the occurrences an import added before it failed."""
+    if occurrence_ids:
+        with store.transaction() as cur:
+            cur.execute("DELETE FROM occurrences WHERE dataset_id = ?"
+                        " AND occurrence_id IN (SELECT unnest(?::VARCHAR[]))",
+                        [dataset_id, occurrence_ids])
+
+
+# -- export ------------------------------------------------------------------------------------
+CORE_COLUMNS = ("occurrenceID", "basisOfRecord", "occurrenceStatus", "eventDate",
+                "scientificName", "taxonRank", "kingdom", "phylum", "class", "order", "family",
+                "genus", "vernacularName", "individualCount", "sex", "lifeStage", "behavior",
+                "organismID", "recordedBy", "countryCode", "locality", "decimalLatitude",
+                "decimalLongitude", "coordinateUncertaintyInMeters",
+                "dataGeneralizations", "informationWithheld")
+
+
+def export_rows(store, principal: Principal, dataset_id: int) -> tuple[list[dict], bool]:
+    """The dataset's occurrences as Darwin Core rows, under the access policy, and whether
+    their coordinates were generalised."""
+    loc, loc_params = location_sql(principal, "o.geom", "d")
+    full, full_params = full_access_sql(principal, "d")
+    visible, visible_params = dataset_filter_sql(principal, "o.dataset_id")
+    rows = store.dicts(
+        f"SELECT o.*, ST_Y({loc}) AS lat, ST_X({loc}) AS lon, {full} AS precise,"
+        " d.generalise_km, t.taxon_rank, t.kingdom, t.phylum, t.class, t.\"order\", t.family,"
+        " t.genus, t.vernacular_names->>'$.en' AS vernacular"
+        " FROM occurrences o JOIN datasets d ON d.id = o.dataset_id"
+        " LEFT JOIN taxa t ON t.id = o.taxon_id"
+        f" WHERE o.dataset_id = ? AND {visible} ORDER BY o.event_date, o.occurrence_id",
+        [*loc_params, *loc_params, *full_params, dataset_id, *visible_params])
+    generalised = any(not r["precise"] and r["lat"] is not None for r in rows)
+    return [_dwc_row(r) for r in rows], generalised
+
+
+def _dwc_row(r: dict) -> dict:
+    props = json.loads(r["properties"]) if r["properties"] else {}
+    out = {"occurrenceID": r["occurrence_id"], "basisOfRecord": r["basis_of_record"],
+           "occurrenceStatus": r["occurrence_status"],
+           "eventDate": props.get("eventDate") or _iso(r["event_date"]),
+           "scientificName": r["scientific_name"], "taxonRank": r["taxon_rank"],
+           "kingdom": r["kingdom"], "phylum": r["phylum"], "class": r["class"],
+           "order": r["order"], "family": r["family"], "genus": r["genus"],
+           "vernacularName": r["vernacular"], "individualCount": r["individual_count"],
+           "sex": r["sex"], "lifeStage": r["life_stage"], "behavior": r["behavior"],
+           "organismID": r["organism_id"], "recordedBy": r["recorded_by"],
+           "countryCode": r["country_code"], "locality": r["locality"],
+           "decimalLatitude": r["lat"], "decimalLongitude": r["lon"],
+           "coordinateUncertaintyInMeters": r["coordinate_uncertainty_in_meters"]}
+    out.update({k: v for k, v in props.items() if k in EXPORT_PROPERTIES and k not in out})
+    out["dataGeneralizations"] = props.get("dataGeneralizations")
+    out["informationWithheld"] = props.get("informationWithheld")
+    if not r["precise"] and r["lat"] is not None:
+        km = r["generalise_km"]
+        out["decimalLatitude"], out["decimalLongitude"] = round(r["lat"], 5), round(r["lon"], 5)
+        out["coordinateUncertaintyInMeters"] = max(out["coordinateUncertaintyInMeters"] or 0,
+                                                   round(km * 1000 / 2 ** 0.5))
+        out["dataGeneralizations"] = "; ".join(
+            n for n in (generalisation_note(km), out["dataGeneralizations"]) if n)
+        out["informationWithheld"] = "; ".join(
+            n for n in ("locality and location identifiers withheld",
+                        out["informationWithheld"]) if n)
+        for key in ("locality", "locationID", "coordinatePrecision"):
+            out.pop(key, None)
+    return out
+
+
+def _iso(value) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def export_dwca(store, principal: Principal, dataset: str | int) -> bytes:
+    """The dataset's occurrences as a Darwin Core Archive (zip bytes): Occurrence core, Audubon
+    Multimedia extension when there are media, meta.xml and eml.xml. NotFound if hidden."""
+    ds = get_dataset(store, principal, dataset)
+    rows, generalised = export_rows(store, principal, ds["id"])
+    media = _multimedia(store, principal, ds["id"], {r["occurrenceID"] for r in rows})
+    record_read(store, principal, dataset_ids=[ds["id"]], kind="dwca",
+                count=len(rows) + len(media))
+    extra = [k for k in EXPORT_PROPERTIES
+             if k not in CORE_COLUMNS and any(r.get(k) is not None for r in rows)]
+    header = [c for c in CORE_COLUMNS if c in ("occurrenceID", "basisOfRecord")
+              or any(r.get(c) is not None for r in rows)] + extra
+    eml = eml_document(ds, generalised=generalised, count=len(rows),
+                       created=datetime.now(UTC))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("occurrence.csv", _table_text(header, [
+            ["" if r.get(c) is None else r[c] for c in header] for r in rows]))
+        if media:
+            z.writestr("multimedia.csv", _table_text(
+                ["occurrenceID", *(local_name(t) for t in MULTIMEDIA_TERMS)], media))
+        z.writestr("meta.xml", _meta(header, with_media=bool(media)))
+        z.writestr("eml.xml", eml)
+    return out.getvalue()
+
+
+def _table_text(header: list[str], rows: list[list]) -> str:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return text.getvalue()
+
+
+MULTIMEDIA = "http://rs.tdwg.org/ac/terms/Multimedia"
+MULTIMEDIA_TERMS = (
+    "http://purl.org/dc/terms/identifier", "http://purl.org/dc/elements/1.1/type",
+    "http://ns.adobe.com/xap/1.0/CreateDate", "http://rs.tdwg.org/ac/terms/captureDevice",
+    "http://rs.tdwg.org/ac/terms/resourceCreationTechnique",
+    "http://rs.tdwg.org/ac/terms/accessURI", "http://purl.org/dc/terms/format")
+
+
+def _multimedia(store, principal: Principal, dataset_id: int, occurrence_ids: set
+                ) -> list[list]:
+    """Audubon Multimedia rows: those kept from imported archives, and for occurrences derived
+    from camera-trap events the media taken during the event (as camtrapdp::write_dwc does).
+    Media not marked public go only to those with full access to the dataset."""
+    full, full_params = full_access_sql(principal, "d")
+    visible, visible_params = dataset_filter_sql(principal, "o.dataset_id")
+    kept = store.rows(
+        "SELECT x.core_id, x.record FROM dwca_extension_rows x JOIN datasets d"
+        f" ON d.id = x.dataset_id WHERE x.dataset_id = ? AND x.row_type = ? AND {full}"
+        " ORDER BY x.core_id", [dataset_id, MULTIMEDIA, *full_params])
+    out = [[core_id, *(json.loads(record).get(t, "") for t in MULTIMEDIA_TERMS)]
+           for core_id, record in kept if core_id in occurrence_ids]
+    taken = store.rows(
+        "SELECT o.occurrence_id, m.media_id, CASE WHEN m.file_mediatype LIKE 'video/%'"
+        " THEN 'MovingImage' WHEN m.file_mediatype LIKE 'audio/%' THEN 'Sound'"
+        " ELSE 'StillImage' END, strftime(m.timestamp, '%Y-%m-%dT%H:%M:%SZ'), p.camera_model,"
+        " CASE m.capture_method WHEN 'activityDetection' THEN 'activity detection'"
+        "  WHEN 'timeLapse' THEN 'time lapse' ELSE m.capture_method END,"
+        " m.file_path, m.file_mediatype"
+        " FROM occurrences o JOIN datasets d ON d.id = o.dataset_id"
+        " JOIN camtrap_observations c ON c.dataset_id = o.dataset_id"
+        "  AND c.observation_id = o.camtrap_observation_id"
+        " JOIN camtrap_deployments p ON p.dataset_id = c.dataset_id"
+        "  AND p.deployment_id = c.deployment_id"
+        " JOIN camtrap_media m ON m.dataset_id = c.dataset_id"
+        "  AND m.deployment_id = c.deployment_id"
+        "  AND m.timestamp BETWEEN c.event_start AND c.event_end"
+        f" WHERE o.dataset_id = ? AND {visible} AND (m.file_public OR {full})"
+        " ORDER BY o.event_date, o.occurrence_id, m.timestamp, m.media_id",
+        [dataset_id, *visible_params, *full_params])
+    out += [["" if v is None else v for v in row] for row in taken
+            if row[0] in occurrence_ids]
+    return out
+
+
+def _meta(header: list[str], *, with_media: bool) -> str:
+    """meta.xml with every attribute spelled out (readers differ on the defaults)."""
+    layout = ('encoding="UTF-8" fieldsTerminatedBy="," linesTerminatedBy="\\n"'
+              ' fieldsEnclosedBy="&quot;" ignoreHeaderLines="1"')
+    fields = "\n".join(f'    <field index="{i}" term="{term_iri(name)}"/>'
+                       for i, name in enumerate(header))
+    extension = ""
+    if with_media:
+        media_fields = "\n".join(f'    <field index="{i}" term="{term}"/>'
+                                 for i, term in enumerate(MULTIMEDIA_TERMS, start=1))
+        extension = (f'  <extension {layout} rowType="{MULTIMEDIA}">\n'
+                     "    <files><location>multimedia.csv</location></files>\n"
+                     f'    <coreid index="0"/>\n{media_fields}\n  </extension>\n')
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="eml.xml">\n'
+            f'  <core {layout} rowType="{OCCURRENCE}">\n'
+            "    <files><location>occurrence.csv</location></files>\n"
+            '    <id index="0"/>\n'
+            f"{fields}\n  </core>\n{extension}</archive>\n")
+
+
+__all__ = ["export_dwca", "export_rows", "import_dwca"]

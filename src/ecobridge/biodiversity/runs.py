@@ -1,0 +1,97 @@
+"""Import runs for archives and packages, in the monitoring ingest's model: one `ingest_runs`
+row per import, rejects in `quarantine` (with the file inside the archive), rows in = rows
+accepted + rows rejected, reported as monitoring.report.IngestReport.
+
+An archive's rows go in through the biodiversity service's writers, each its own transaction,
+so the run row is written first ('running') and closed at the end ('done' or 'failed'); the
+importer removes what it added if a later step fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecobridge.errors import EcobridgeError
+from ecobridge.governance.policy import Principal
+from ecobridge.monitoring.report import IngestReport, RowCounts, load_report
+
+
+@dataclass
+class Reject:
+    file: str
+    row: int | None
+    field: str | None
+    value: str | None
+    reason: str
+    raw: dict | None = None
+
+
+def digest(path: Path) -> str:
+    """SHA-256 of a file, or of a folder's files in name order."""
+    h = hashlib.sha256()
+    for p in ([path] if path.is_file() else sorted(q for q in path.rglob("*") if q.is_file())):
+        h.update(str(p.relative_to(path) if p != path else p.name).encode())
+        with p.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 22), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def start_run(store, *, dataset_id: int, kind: str, path: Path, principal: Principal) -> int:
+    with store.transaction() as cur:
+        return cur.execute(
+            "INSERT INTO ingest_runs (dataset_id, kind, file_name, file_sha256, status, user_id)"
+            " VALUES (?, ?, ?, ?, 'running', ?) RETURNING id",
+            [dataset_id, kind, str(path), digest(path), principal.user_id]).fetchone()[0]
+
+
+def finish_run(cur, run_id: int, counts: RowCounts, rejects: list[Reject],
+               warnings: list[str]) -> None:
+    assert counts.rows_in == counts.rows_accepted + counts.rows_rejected, \
+        "rows in != accepted + rejected"
+    assert counts.rows_accepted == counts.rows_inserted + counts.rows_unchanged, \
+        "rows accepted != inserted + unchanged"
+    if rejects:
+        cur.executemany(
+            "INSERT INTO quarantine (run_id, file, row_number, field, value, reason, raw)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [[run_id, r.file, r.row or 0, r.field, r.value, r.reason,
+              json.dumps(r.raw, ensure_ascii=False, default=str) if r.raw is not None else None]
+             for r in rejects])
+    cur.execute(
+        "UPDATE ingest_runs SET status = 'done', finished_at = now(), rows_in = ?,"
+        " rows_accepted = ?, rows_rejected = ?, rows_inserted = ?, rows_unchanged = ?,"
+        " message = ? WHERE id = ?",
+        [counts.rows_in, counts.rows_accepted, counts.rows_rejected, counts.rows_inserted,
+         counts.rows_unchanged, "; ".join(warnings) or None, run_id])
+
+
+def fail_run(store, run_id: int, exc: BaseException) -> None:
+    message = exc.detail if isinstance(exc, EcobridgeError) else f"{type(exc).__name__}: {exc}"
+    try:
+        with store.transaction() as cur:
+            cur.execute("UPDATE ingest_runs SET status = 'failed', finished_at = now(),"
+                        " message = ? WHERE id = ?", [message[:2000], run_id])
+    except Exception:  # the original error matters more than the bookkeeping
+        pass
+
+
+def run_report(store, run_id: int, *, limit: int | None = 100) -> IngestReport:
+    """The run with (up to `limit` of) its rejects, each with the file inside the archive."""
+    report = load_report(store, run_id, limit=0)
+    sql = ("SELECT file, row_number, field, value, reason, raw FROM quarantine WHERE run_id = ?"
+           " ORDER BY file, row_number, field")
+    params: list = [run_id]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    report.rejects = [dict(r, raw=json.loads(r["raw"]) if r["raw"] else None)
+                      for r in store.dicts(sql, params)]
+    return report
+
+
+def warnings_of(report: IngestReport) -> list[str]:
+    return report.message.split("; ") if report.message else []

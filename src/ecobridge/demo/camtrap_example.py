@@ -1,0 +1,44 @@
+"""The real Camtrap DP example package in the demo: the INBO "MICA" sample (4 deployments, 423
+media, 549 observations of muskrat, coypu and company in Belgium and the Netherlands), CC0-1.0,
+copied unmodified into demo/data/camtrap-dp-example (NOTICE). It goes in through the Camtrap DP
+importer, so the demo shows an exchange package next to the synthetic surveys.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FOLDER = Path(__file__).parent / "data" / "camtrap-dp-example"
+SLUG = "demo-camtrap-dp-example"
+OWNER = "demo-regional-data-office"
+ATTRIBUTION = ("Desmet P, Neukermans A, Van der beeck D, Cartuyvels E (2022). Sample from: MICA"
+               " - Muskrat and coypu camera trap observations in Belgium, the Netherlands and"
+               " Germany. Version 1.0.2. Research Institute for Nature and Forest (INBO)."
+               " https://camtrap-dp.tdwg.org/example/")
+
+
+def dataset() -> dict:
+    """Keyword arguments for catalog.service.create_dataset."""
+    return {
+        "slug": SLUG, "owner": OWNER, "domain": "wildlife",
+        "title": {"en": "Camtrap DP example: MICA muskrat and coypu camera traps (real data)",
+                  "zh": "Camtrap DP 示例：MICA 麝鼠与海狸鼠红外相机监测（真实数据）",
+                  "ru": "Пример Camtrap DP: фотоловушки MICA, ондатра и нутрия (реальные "
+                        "данные)"},
+        "description": {"en": "The Camera Trap Data Package example published by TDWG: a sample"
+                              " of INBO's MICA camera-trap observations in Belgium and the"
+                              " Netherlands, imported unchanged through the Camtrap DP"
+                              " importer."},
+        "licence": "CC0-1.0", "attribution": ATTRIBUTION, "visibility": "public",
+        "keywords": ["camera trap", "Camtrap DP", "example"],
+    }
+
+
+def load(store) -> None:
+    from ecobridge.biodiversity.camtrap import import_camtrap_dp
+    from ecobridge.catalog.service import create_dataset
+    from ecobridge.governance.policy import SYSTEM
+
+    create_dataset(store, is_demo=True, **dataset())
+    import_camtrap_dp(store, FOLDER, dataset=SLUG, principal=SYSTEM,
+                      occurrence_properties={"demo": True})
