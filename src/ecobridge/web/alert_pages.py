@@ -1,7 +1,158 @@
-"""(placeholder: owned by the helper building these pages)"""
+"""The alerts page: a map and a list of the alerts the reader may see, their incidents, and the
+acknowledge / resolve buttons for those the alerts service lets triage.
+
+Every read goes through alerts.service (the governance predicate, generalised positions, the
+audit log); the buttons post to page routes that call the same service, so the rules of who may
+triage live in one place. The map reads its points from /alerts/map.geojson, built from the same
+alert records, so a sensitive station is at its grid cell's centre on the map as in the list.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from ecobridge.alerts import service
+from ecobridge.alerts.models import SEVERITIES
+from ecobridge.api.deps import PrincipalDep, StoreDep
+from ecobridge.catalog.i18n import localise
+from ecobridge.governance.policy import Principal, visible_datasets_sql
+from ecobridge.web.i18n import PageLanguageDep
+from ecobridge.web.render import render
 
 router = APIRouter(include_in_schema=False)
+Id = Annotated[int, Path(ge=1, le=2**62)]
+Status = Literal["open", "acknowledged", "resolved"]
+Severity = Literal["info", "minor", "moderate", "severe", "extreme"]
+Slug = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+PAGE = 100
+
+
+def _filters(status: str | None, severity: str | None, dataset: str | None,
+             incident: int | None) -> dict:
+    found = {"status": status, "min_severity": severity, "dataset": dataset,
+             "incident": incident}
+    return {k: v for k, v in found.items() if v not in (None, "")}
+
+
+def _may_triage(store, principal: Principal, alerts: list[dict]) -> set[int]:
+    """Ids of the alerts this principal may acknowledge or resolve, by the service's rule
+    (platform admins; admins, publishers and analysts of the dataset's owner)."""
+    if not principal.authenticated or not alerts:
+        return set()
+    if principal.is_platform_admin:
+        return {a["id"] for a in alerts}
+    ids = sorted({a["dataset_id"] for a in alerts})
+    owners = dict(store.rows(f"SELECT id, owner_org_id FROM datasets WHERE id IN"
+                             f" ({', '.join('?' for _ in ids)})", ids))
+    return {a["id"] for a in alerts
+            if principal.roles.get(owners.get(a["dataset_id"])) in service.TRIAGE_ROLES}
+
+
+def _dataset_choices(store, principal: Principal, lang: str) -> list[tuple[str, str]]:
+    """(slug, title) of the visible datasets that have alerts, for the filter."""
+    pred, params = visible_datasets_sql(principal, "d")
+    rows = store.rows("SELECT d.slug, d.title FROM datasets d WHERE " + pred
+                      + " AND EXISTS (SELECT 1 FROM alerts a WHERE a.dataset_id = d.id)"
+                      " ORDER BY d.slug", params)
+    return [(slug, localise(title, lang)) for slug, title in rows]
+
+
+def _incidents(store, principal: Principal, status: str | None, severity: str | None,
+               dataset: str | None, shown: int = 20) -> list[dict]:
+    """The latest incidents that hold alerts matching the page's filters."""
+    found = service.list_incidents(store, principal, limit=100, status=(
+        None if status is None else "resolved" if status == "resolved" else "open"))
+    return [i for i in found
+            if (dataset is None or dataset in i["datasets"])
+            and _rank(i["severity"]) >= _rank(severity)][:shown]
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(request: Request, store: StoreDep, principal: PrincipalDep,
+                lang: PageLanguageDep, status: Status | None = None,
+                severity: Severity | None = None, dataset: Slug = None,
+                incident: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> HTMLResponse:
+    """Map, incidents and the list of alerts, newest first, filtered."""
+    chosen = _filters(status, severity, dataset, incident)
+    items = service.list_alerts(store, principal, after_id=before, limit=PAGE, **chosen)
+    incidents = _incidents(store, principal, status, severity, dataset)
+    query = urlencode(chosen)
+    older = (f"/alerts?{urlencode({**chosen, 'before': items[-1]['id']})}"
+             if len(items) == PAGE else None)
+    return render(
+        request, "alerts/index.html", lang=lang,
+        alternate=f"/api/v1/alerts?{query}" if query else "/api/v1/alerts",
+        alerts=items, incidents=incidents, triage=_may_triage(store, principal, items),
+        filters=chosen, query=query, older=older,
+        datasets=_dataset_choices(store, principal, lang),
+        cap_url="/api/v1/alerts.cap?" + urlencode(
+            {k: v for k, v in chosen.items() if k != "incident"}),
+        geojson_url=f"/alerts/map.geojson?{query}")
+
+
+@router.get("/alerts/map.geojson")
+def alerts_geojson(store: StoreDep, principal: PrincipalDep, lang: PageLanguageDep,
+                   status: Status | None = None, severity: Severity | None = None,
+                   dataset: Slug = None,
+                   incident: Annotated[int | None, Query(ge=1, le=2**62)] = None
+                   ) -> JSONResponse:
+    """The stations of the page's alerts as GeoJSON points for the shared map (static/js/map.js
+    site features), at the position the reader may see: a grid-cell centre for a sensitive
+    dataset without full access. `alert` (the highest severity not resolved) marks a station
+    with an alert still open."""
+    items = service.list_alerts(store, principal, limit=1000,
+                                **_filters(status, severity, dataset, incident))
+    ids = sorted({a["dataset_id"] for a in items})
+    pred, params = visible_datasets_sql(principal, "d")
+    meta = {slug: (domain, title) for slug, domain, title in store.rows(
+        f"SELECT d.slug, d.domain, d.title FROM datasets d WHERE {pred} AND d.id IN"
+        f" ({', '.join('?' for _ in ids)})", [*params, *ids])} if ids else {}
+    sites: dict[int, dict] = {}
+    for a in items:  # newest first: a station's first alert gives its position
+        if not a["location"]:
+            continue
+        site = sites.setdefault(a["station"]["id"], {
+            "type": "Feature", "geometry": a["location"],
+            "properties": {"id": a["station"]["id"], "kind": "station",
+                           "name": a["station"]["name"], "dataset": a["dataset"],
+                           "domain": meta[a["dataset"]][0], "alert_ids": [],
+                           **({"generalised": True} if a["location_generalised"] else {})}})
+        props = site["properties"]
+        props["alert_ids"].append(a["id"])
+        if a["status"] != "resolved" and _rank(a["severity"]) > _rank(props.get("alert")):
+            props["alert"] = a["severity"]
+    datasets = {slug: {"title": localise(title, lang)} for slug, (_, title) in meta.items()}
+    return JSONResponse({"type": "FeatureCollection", "features": list(sites.values()),
+                         "datasets": datasets}, media_type="application/geo+json")
+
+
+def _rank(severity: str | None) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
+
+
+def _triage(request: Request, store, principal: Principal, lang: str, alert_id: int,
+            action: str) -> Response:
+    """Run the transition through the service (which checks the rights: 401, 403, or 404 for a
+    hidden alert); answer an htmx request with the updated row, a plain form with a redirect."""
+    alert = getattr(service, action)(store, principal, alert_id)
+    if request.headers.get("hx-request") == "true":
+        return render(request, "alerts/_row.html", lang=lang, alert=alert,
+                      triage=_may_triage(store, principal, [alert]), changed=True)
+    return RedirectResponse(f"/alerts#alert-{alert_id}", status_code=303)
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge(request: Request, store: StoreDep, principal: PrincipalDep,
+                lang: PageLanguageDep, alert_id: Id) -> Response:
+    return _triage(request, store, principal, lang, alert_id, "acknowledge")
+
+
+@router.post("/alerts/{alert_id}/resolve")
+def resolve(request: Request, store: StoreDep, principal: PrincipalDep, lang: PageLanguageDep,
+            alert_id: Id) -> Response:
+    return _triage(request, store, principal, lang, alert_id, "resolve")
