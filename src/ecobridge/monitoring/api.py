@@ -33,6 +33,7 @@ from ecobridge.api.params import (
     format_param,
     paging_param,
 )
+from ecobridge.monitoring import series as series_service
 from ecobridge.monitoring import service
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
@@ -129,6 +130,37 @@ class ObservationPage(BaseModel):
     datastream_id: int
     count: int
     next: str | None
+
+
+class SeriesBucket(BaseModel):
+    time: datetime = Field(description="Start of the bucket")
+    count: int
+    min: float
+    max: float
+    mean: float
+    first: float
+    last: float
+    time_first: datetime
+    time_last: datetime
+    time_min: datetime
+    time_max: datetime
+
+
+class SeriesPoint(BaseModel):
+    time: datetime
+    value: float
+
+
+class SeriesResponse(BaseModel):
+    items: list[SeriesBucket] | list[SeriesPoint] = Field(description=(
+        "minmax: one summary per non-empty bucket; lttb: the points kept"))
+    datastream_id: int
+    method: str
+    start: datetime | None = Field(description="First time covered (inclusive)")
+    end: datetime | None = Field(description="End of the range (exclusive)")
+    bucket_seconds: float | None = Field(description="Width of one bucket")
+    observations: int = Field(description="Observations summarised")
+    count: int
 
 
 class Problem(BaseModel):
@@ -292,3 +324,30 @@ def datastream_observations(request: Request, store: StoreDep, principal: Princi
         fmt, result.items, filename=f"datastream-{datastream_id}-observations",
         body={"datastream_id": datastream_id, "count": result.items.num_rows, "next": next_url},
         headers=link_header({"next": next_url}))
+
+
+@router.get("/datastreams/{datastream_id}/series", response_model=SeriesResponse,
+            responses=_ERRORS)
+def datastream_series(
+    store: StoreDep, principal: PrincipalDep, datastream_id: Id, when: TimeRangeDep,
+    points: Annotated[int, Query(ge=series_service.MIN_POINTS, le=series_service.MAX_POINTS,
+                                 description="At most this many buckets (minmax) or points "
+                                 "(lttb)")] = series_service.DEFAULT_POINTS,
+    method: Annotated[str, Query(pattern="^(minmax|lttb)$", description=(
+        "minmax: count, min, max, mean, first and last per time bucket (draw first, min, max "
+        "and last for a faithful line); lttb: Largest-Triangle-Three-Buckets points"))] = "minmax",
+    failed: Annotated[bool, Query(description="Include values that failed QC (flag 4)")] = False,
+    interval: Annotated[int | None, Query(ge=1, le=series_service.MAX_INTERVAL, description=(
+        "Bucket width in seconds instead of one chosen from `points` (minmax only), e.g. "
+        "86400 for means per UTC day; at most `points` buckets"))] = None,
+) -> Response:
+    """A downsampled series for charts, computed in the database: the time range, narrowed to
+    the datastream's extent, is cut into equal buckets of a round width."""
+    result = series_service.series(store, principal, datastream_id=datastream_id,
+                                   start=when.start, end=when.end, points=points, method=method,
+                                   include_failed=failed, interval=interval)
+    body = {"datastream_id": datastream_id, "method": result.method, "start": result.start,
+            "end": result.end,
+            "bucket_seconds": result.bucket.total_seconds() if result.bucket else None,
+            "observations": result.observations, "count": result.items.num_rows}
+    return json_response(body, rows=result.items)
