@@ -82,6 +82,7 @@ def _routers() -> list:
     from ecobridge.api.ogcapi import router as ogcapi_router
     from ecobridge.biodiversity.api import router as biodiversity_router
     from ecobridge.catalog.api import router as catalog_router
+    from ecobridge.catalog.areas_api import router as areas_router
     from ecobridge.governance.api import routers as governance_routers
     from ecobridge.monitoring.api import router as monitoring_router
     from ecobridge.monitoring.sta.api import router as sta_router
@@ -89,4 +90,5 @@ def _routers() -> list:
     from ecobridge.web import routers as web_routers
 
     return [*governance_routers(), catalog_router, monitoring_router, alerts_router,
-            biodiversity_router, sta_router, sta_write_router, ogcapi_router, *web_routers()]
+            biodiversity_router, sta_router, sta_write_router, ogcapi_router, *web_routers(),
+            areas_router]
