@@ -1,0 +1,453 @@
+/*
+ * ecobridge map: one small component for every page that shows sites or areas on a map.
+ * Plain ES2020, no build step; needs the vendored MapLibre (global `maplibregl`).
+ *
+ * In a template (the easy way):
+ *   {% import "partials/map.html" as maps with context %}
+ *   {% block head %}{{ maps.assets() }}{% endblock %}          <- MapLibre, this file, messages
+ *   {{ maps.figure("my-map", _("Map of ..."), sites="/api/v1/map/sites?dataset=x",
+ *                  areas="/api/v1/map/areas?area=12", fit=[w, s, e, n], legend=[...]) }}
+ *   The figure holds the translated note "Borders are shown de facto (Natural Earth)" and draws
+ *   itself when this file loads (elements with `data-map-auto`).
+ *
+ * From your own script (after maps.assets()):
+ *   const m = ecobridgeMap(element, {
+ *     sites: "/api/v1/map/sites" | GeoJSON FeatureCollection of points,  (optional)
+ *     areas: "/api/v1/map/areas?dataset=x" | GeoJSON FeatureCollection,  (optional)
+ *     fit: [west, south, east, north],    (optional; default: the extent of sites, else areas)
+ *     onSiteClick: (properties, lngLat) => boolean,  (optional; return false: no popup)
+ *     onAreaClick: (properties, lngLat) => boolean,  (optional)
+ *     basemap: URL of the country outlines (default "/api/v1/map/basemap"),
+ *     cluster: true,                       (cluster sites; false for a few sites)
+ *   });
+ *   m.ready        a Promise resolved once the sites and areas are drawn (rejected, with a
+ *                  message shown in the map, if the map cannot be drawn)
+ *   m.map          the maplibregl.Map: built once sites and areas arrived, so use it after
+ *                  `await m.ready` (null before)
+ *   m.setSites(x)  / m.setAreas(x): new URL or GeoJSON (e.g. after a filter); resolves when drawn
+ *   m.fitTo([w, s, e, n])
+ * The map is built when the sites and areas have arrived, with its bounds already known (the
+ * `fit` option, else their extent), so each source is cut into tiles once, at the final zoom.
+ *
+ * Site features carry properties {id, kind: "station"|"deployment", name, dataset, domain,
+ * country, generalised?, alert?}; the sites endpoint adds a top-level `datasets` object
+ * {slug: {title}} used in popups. Area features carry {id, name, kind, approximate?}.
+ * Popups link a station to /stations/{id}, a deployment to /datasets/{slug}, an area to
+ * /areas/{id}; every site in view and every area (up to 200) has a focusable marker button.
+ * Colours come from the CSS custom properties --eb-domain-<domain> (style.css).
+ * Endpoints (web/maps.py): /api/v1/map/sites?dataset=&domain=&lang=, /api/v1/map/areas?dataset=
+ * &kind=&area=&lang=, /api/v1/map/basemap; maps.assets(preload=[urls]) lets the browser fetch
+ * them while MapLibre loads.
+ *
+ * Ready flag for tests and the benchmark: the container gets data-ready="true" when the map is
+ * idle after its sources were loaded (data-ready="error" and a message if it cannot be drawn);
+ * it has aria-busy="true" while the view moves (after a zoom, wait for it to go).
+ * Nothing is fetched from outside this server: the style has no tiles, sprite or glyphs, so
+ * cluster counts and site buttons are HTML markers, which are also what the keyboard reaches.
+ */
+(function () {
+  "use strict";
+
+  const DEFAULT_VIEW = [20, 0, 150, 65];
+  const DOMAINS = ["air", "water", "glacier", "wildlife", "biodiversity", "energy", "climate"];
+  const MAX_MARKERS = 400;
+  const MAX_AREA_MARKERS = 200;
+
+  let messageCache = null;
+  function messages() {
+    if (messageCache) return messageCache;
+    const el = document.getElementById("ecobridge-map-messages");
+    try { messageCache = el ? JSON.parse(el.textContent) : {}; } catch (e) { messageCache = {}; }
+    return messageCache;
+  }
+
+  function t(key, vars) {
+    let text = messages()[key] || key;
+    for (const [name, value] of Object.entries(vars || {})) {
+      text = text.split("%(" + name + ")s").join(String(value));
+    }
+    return text;
+  }
+
+  function cssColour(name, fallback) {
+    const value = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return value || fallback;
+  }
+
+  function palette() {
+    const other = cssColour("--eb-domain-other", "#5b6b66");
+    const colours = {};
+    for (const d of DOMAINS) colours[d] = cssColour("--eb-domain-" + d, other);
+    return { colours, other, alert: cssColour("--eb-alert", "#b3261e"),
+             land: cssColour("--eb-map-land", "#f3f1ea"),
+             sea: cssColour("--eb-map-sea", "#d7e6ee"),
+             border: cssColour("--eb-map-border", "#9a9889"),
+             area: cssColour("--eb-map-area", "#2f7d32"),
+             cluster: cssColour("--eb-map-cluster", "#1f5f4a") };
+  }
+
+  async function load(source) {
+    if (source == null) return null;
+    if (typeof source !== "string") return source;
+    // a plain same-origin GET, so it takes a <link rel="preload" as="fetch" crossorigin>
+    const response = await fetch(source, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(source + ": HTTP " + response.status);
+    return response.json();
+  }
+
+  function extent(collection) {
+    let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
+    const visit = (c) => {
+      if (typeof c[0] === "number") {
+        w = Math.min(w, c[0]); e = Math.max(e, c[0]); s = Math.min(s, c[1]); n = Math.max(n, c[1]);
+      } else c.forEach(visit);
+    };
+    for (const f of (collection && collection.features) || []) {
+      if (f.geometry) visit(f.geometry.coordinates);
+    }
+    return w === Infinity ? null : [w, s, e, n];
+  }
+
+  const EMPTY = () => ({ type: "FeatureCollection", features: [] });
+
+  function domainColour(colours) {
+    const match = ["match", ["get", "domain"]];
+    for (const [d, c] of Object.entries(colours.colours)) match.push(d, c);
+    match.push(colours.other);
+    return match;
+  }
+
+  // The whole style in code: no tiles, sprite or glyphs, so nothing is fetched from outside.
+  // Sites and areas are in it from the start, so every source is tiled once, in parallel.
+  function style(options, colours, basemap, sites, areas) {
+    const polygon = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
+    return {
+      version: 8,
+      sources: {
+        basemap: { type: "geojson", data: basemap, attribution: "Natural Earth" },
+        areas: { type: "geojson", data: areas || EMPTY() },
+        sites: { type: "geojson", data: sites || EMPTY(), cluster: options.cluster !== false,
+                 clusterRadius: 42, clusterMaxZoom: 9,
+                 clusterProperties: { alerts: ["+", ["case", ["has", "alert"], 1, 0]] } },
+      },
+      layers: [
+        { id: "sea", type: "background", paint: { "background-color": colours.sea } },
+        { id: "countries", type: "fill", source: "basemap",
+          paint: { "fill-color": colours.land } },
+        { id: "borders", type: "line", source: "basemap",
+          paint: { "line-color": colours.border, "line-width": 0.7 } },
+        { id: "areas-fill", type: "fill", source: "areas", filter: polygon,
+          paint: { "fill-color": colours.area, "fill-opacity": 0.18 } },
+        { id: "areas-line", type: "line", source: "areas", filter: polygon,
+          paint: { "line-color": colours.area, "line-width": 1.5 } },
+        { id: "sites-clusters", type: "circle", source: "sites", filter: ["has", "point_count"],
+          paint: { "circle-color": colours.cluster,
+                   "circle-radius": ["step", ["get", "point_count"], 13, 10, 16, 100, 20, 1000, 25],
+                   "circle-stroke-width": ["case", [">", ["get", "alerts"], 0], 3, 1.5],
+                   "circle-stroke-color": ["case", [">", ["get", "alerts"], 0], colours.alert,
+                                           "#ffffff"] } },
+        { id: "sites-points", type: "circle", source: "sites",
+          filter: ["!", ["has", "point_count"]],
+          paint: { "circle-color": domainColour(colours), "circle-radius": 6,
+                   "circle-opacity": ["case", ["has", "generalised"], 0.65, 1],
+                   "circle-stroke-width": ["case", ["has", "alert"], 3, 1.5],
+                   "circle-stroke-color": ["case", ["has", "alert"], colours.alert, "#ffffff"] } },
+      ],
+    };
+  }
+
+  function link(href, text) {
+    const a = document.createElement("a");
+    a.href = href;
+    a.textContent = text;
+    return a;
+  }
+
+  function para(text, className) {
+    const p = document.createElement("p");
+    p.textContent = text;
+    if (className) p.className = className;
+    return p;
+  }
+
+  function sitePopup(props, datasets) {
+    const box = document.createElement("div");
+    box.className = "eb-popup";
+    const title = document.createElement("strong");
+    title.textContent = props.name || "";
+    title.setAttribute("translate", "no");
+    box.appendChild(title);
+    if (props.dataset) {
+      const ds = datasets[props.dataset];
+      const dsLine = para(ds ? ds.title : props.dataset, "eb-popup-dataset");
+      dsLine.setAttribute("translate", "no");
+      box.appendChild(dsLine);
+    }
+    if (props.alert) box.appendChild(para(t("alert", { severity: t(props.alert) }), "eb-popup-alert"));
+    if (props.generalised) box.appendChild(para(t("generalised"), "eb-popup-note"));
+    const links = document.createElement("p");
+    if (props.kind === "station" && props.id != null) {
+      links.appendChild(link("/stations/" + props.id, t("station")));
+    } else if (props.dataset) {
+      links.appendChild(link("/datasets/" + encodeURIComponent(props.dataset), t("dataset")));
+    }
+    if (links.childNodes.length) box.appendChild(links);
+    return box;
+  }
+
+  function areaPopup(props) {
+    const box = document.createElement("div");
+    box.className = "eb-popup";
+    const title = document.createElement("strong");
+    title.textContent = props.name;
+    title.setAttribute("translate", "no");
+    box.appendChild(title);
+    if (props.approximate) box.appendChild(para(t("approximate"), "eb-popup-note"));
+    if (props.id != null) {
+      const links = document.createElement("p");
+      links.appendChild(link("/areas/" + props.id, t("area")));
+      box.appendChild(links);
+    }
+    return box;
+  }
+
+  function ecobridgeMap(element, options) {
+    options = options || {};
+    const el = typeof element === "string" ? document.querySelector(element) : element;
+    el.removeAttribute("data-ready");
+    const colours = palette();
+    const state = { map: null, datasets: {}, markers: new Map(), areaMarkers: [],
+                    popup: null, focusAt: null };
+    // all fetched at once, before the map exists (the base map is cached by the browser)
+    const basemapData = load(options.basemap || "/api/v1/map/basemap");
+    const sitesData = load(options.sites);
+    const areasData = load(options.areas);
+
+    function openPopup(lngLat, content) {
+      if (state.popup) state.popup.remove();
+      state.popup = new maplibregl.Popup({ maxWidth: "18rem", focusAfterOpen: true })
+        .setLngLat(lngLat).setDOMContent(content).addTo(state.map);
+    }
+
+    function clickSite(props, lngLat) {
+      if (options.onSiteClick && options.onSiteClick(props, lngLat) === false) return;
+      openPopup(lngLat, sitePopup(props, state.datasets));
+    }
+
+    function clickArea(props, lngLat) {
+      if (options.onAreaClick && options.onAreaClick(props, lngLat) === false) return;
+      openPopup(lngLat, areaPopup(props));
+    }
+
+    async function zoomInto(props, lngLat) {
+      const map = state.map;
+      let zoom = map.getZoom() + 2;
+      try {
+        zoom = await map.getSource("sites").getClusterExpansionZoom(props.cluster_id);
+      } catch (e) { /* keep the default step */ }
+      // the cluster's marker goes away: keyboard focus moves to the nearest new marker
+      state.focusAt = document.activeElement && document.activeElement.classList.contains(
+        "eb-cluster") ? lngLat : null;
+      map.easeTo({ center: lngLat, zoom: Math.min(zoom, map.getMaxZoom()) });
+    }
+
+    function focusNear() {
+      if (!state.focusAt) return;
+      const [x, y] = state.focusAt;
+      let best = null, distance = Infinity;
+      for (const marker of state.markers.values()) {
+        const p = marker.getLngLat();
+        const d = (p.lng - x) ** 2 + (p.lat - y) ** 2;
+        if (d < distance) { distance = d; best = marker; }
+      }
+      state.focusAt = null;
+      if (best) best.getElement().focus();
+    }
+
+    function markerFor(key, feature) {
+      const props = feature.properties;
+      const lngLat = feature.geometry.coordinates.slice(0, 2);
+      if (state.markers.has(key)) return;
+      const button = document.createElement("button");
+      button.type = "button";
+      if (props.cluster) {
+        button.className = "eb-marker eb-cluster";
+        button.textContent = String(props.point_count);
+        button.setAttribute("aria-label", t("cluster", { n: props.point_count }));
+        button.addEventListener("click", (ev) => { ev.stopPropagation(); zoomInto(props, lngLat); });
+      } else {
+        button.className = "eb-marker eb-site";
+        button.setAttribute("aria-label", props.name || t("Marker.Title"));
+        button.setAttribute("translate", "no");
+        button.addEventListener("click", (ev) => { ev.stopPropagation(); clickSite(props, lngLat); });
+      }
+      state.markers.set(key, new maplibregl.Marker({ element: button }).setLngLat(lngLat)
+        .addTo(state.map));
+    }
+
+    // HTML markers over the circles: cluster counts (no glyphs needed) and a focusable button
+    // per site in view, so the keyboard reaches every site; capped for very dense views.
+    function updateMarkers() {
+      const map = state.map;
+      if (!map || !map.getSource("sites")) return;
+      const bounds = map.getBounds();
+      const keep = new Set();
+      for (const f of map.querySourceFeatures("sites")) {
+        const p = f.properties;
+        const key = p.cluster ? "c" + p.cluster_id
+          : p.id != null ? (p.kind || "") + ":" + p.id : "@" + f.geometry.coordinates.join(",");
+        if (keep.has(key) || keep.size >= MAX_MARKERS) continue;
+        if (!bounds.contains(f.geometry.coordinates)) continue;
+        keep.add(key);
+        markerFor(key, f);
+      }
+      for (const [key, marker] of state.markers) {
+        if (!keep.has(key)) { marker.remove(); state.markers.delete(key); }
+      }
+    }
+
+    function drawn() {
+      return new Promise((resolve) => state.map.once("idle", () => { updateMarkers(); resolve(); }));
+    }
+
+    function clearMarkers() {
+      for (const marker of state.markers.values()) marker.remove();
+      state.markers.clear();
+    }
+
+    function fitTo(bbox) {
+      if (!bbox || !state.map) return;
+      state.map.fitBounds(padded(bbox), { padding: 40, maxZoom: 7, animate: false });
+    }
+
+    function build(basemap, sites, areas) {
+      const locale = {};
+      for (const [key, value] of Object.entries(messages())) {
+        if (key.includes(".")) locale[key] = value;
+      }
+      // Bounds known before the first frame: every source is tiled once, at the final zoom.
+      const bounds = options.fit || extent(sites) || extent(areas) || DEFAULT_VIEW;
+      const map = new maplibregl.Map({
+        container: el, style: style(options, colours, basemap, sites, areas), bounds: padded(bounds),
+        fitBoundsOptions: { padding: 40, maxZoom: 7 }, attributionControl: false,
+        locale: locale, dragRotate: false, pitchWithRotate: false, maxZoom: 16,
+        renderWorldCopies: false,
+      });
+      state.map = map;
+      map.touchZoomRotate.disableRotation();
+      map.keyboard.disableRotation();
+      map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+      map.addControl(new maplibregl.AttributionControl({ compact: false }), "bottom-right");
+      map.on("click", "areas-fill", (ev) => {
+        if (ev.features && ev.features.length) clickArea(ev.features[0].properties, ev.lngLat);
+      });
+      map.on("click", "sites-points", (ev) => {
+        if (ev.features && ev.features.length) clickSite(ev.features[0].properties, ev.lngLat);
+      });
+      for (const layer of ["areas-fill", "sites-points"]) {
+        map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
+        map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
+      }
+      // aria-busy while the view changes, so assistive technology (and tests) wait for it
+      // markers follow the tiles in use: at moveend the new zoom's tiles may still be loading
+      map.on("movestart", () => el.setAttribute("aria-busy", "true"));
+      map.on("moveend", updateMarkers);
+      map.on("idle", () => {
+        updateMarkers();
+        focusNear();
+        el.removeAttribute("aria-busy");
+      });
+      // 'idle' follows 'load' within the same frame: listen for it from the load handler
+      return new Promise((resolve, reject) => {
+        map.once("load", () => map.once("idle", resolve));
+        map.once("error", (ev) => reject(ev.error || new Error("map error")));
+      });
+    }
+
+    // One button per area (up to MAX_AREA_MARKERS) at the middle of its extent, so the
+    // keyboard reaches the areas drawn as fills too.
+    function areaMarkers(areas) {
+      for (const marker of state.areaMarkers) marker.remove();
+      state.areaMarkers = [];
+      const features = (areas && areas.features) || [];
+      if (features.length > MAX_AREA_MARKERS) return;
+      for (const f of features) {
+        const box = extent({ features: [f] });
+        if (!box) continue;
+        const lngLat = [(box[0] + box[2]) / 2, (box[1] + box[3]) / 2];
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "eb-marker eb-area";
+        button.setAttribute("aria-label", f.properties.name || t("Marker.Title"));
+        button.setAttribute("translate", "no");
+        button.addEventListener("click", (ev) => {
+          ev.stopPropagation();
+          clickArea(f.properties, lngLat);
+        });
+        state.areaMarkers.push(new maplibregl.Marker({ element: button }).setLngLat(lngLat)
+          .addTo(state.map));
+      }
+    }
+
+    const ready = (async () => {
+      const [basemap, sites, areas] = await Promise.all([basemapData, sitesData, areasData]);
+      state.datasets = (sites && sites.datasets) || {};
+      await build(basemap, sites, areas);
+      areaMarkers(areas);
+      updateMarkers();
+      el.setAttribute("data-ready", "true");
+    })();
+    ready.catch((err) => fail(el, err));
+
+    async function setSites(source) {
+      await ready;
+      const data = (await load(source)) || EMPTY();
+      state.datasets = data.datasets || {};
+      clearMarkers();
+      state.map.getSource("sites").setData(data);
+      return drawn();
+    }
+
+    async function setAreas(source) {
+      await ready;
+      const data = (await load(source)) || EMPTY();
+      state.map.getSource("areas").setData(data);
+      areaMarkers(data);
+      return drawn();
+    }
+
+    return {
+      get map() { return state.map; },
+      ready, fitTo, setSites, setAreas,
+    };
+  }
+
+  function padded(bbox) {
+    const [w, s, e, n] = bbox;
+    const pad = w === e && s === n ? 0.5 : 0;   // a single point: a small box around it
+    return [[w - pad, s - pad], [e + pad, n + pad]];
+  }
+
+  function fail(el, err) {
+    el.setAttribute("data-ready", "error");
+    const note = document.createElement("p");
+    note.className = "eb-map-error";
+    note.setAttribute("role", "status");
+    note.textContent = t("failed");
+    el.appendChild(note);
+    if (window.console) console.error("ecobridge map:", err);
+  }
+
+  function auto() {
+    for (const el of document.querySelectorAll("[data-map-auto]")) {
+      if (el.dataset.mapStarted) continue;
+      el.dataset.mapStarted = "true";
+      const fit = el.dataset.mapFit ? el.dataset.mapFit.split(",").map(Number) : undefined;
+      ecobridgeMap(el, { sites: el.dataset.mapSites, areas: el.dataset.mapAreas, fit });
+    }
+  }
+
+  window.ecobridgeMap = ecobridgeMap;
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", auto);
+  else auto();
+})();
