@@ -48,6 +48,10 @@ PATH_FILLS = {
     r"incident|incident_id": lambda ds, v: str(ds["incident"]),
     r"rule|rule_id": lambda ds, v: str(ds["rule"]),
     r"sub_id|subscription_id": lambda ds, v: "1",
+    r"area|area_id": lambda ds, v: "1",
+    # SensorThings resource paths (/sta/v1.1/{resource}): a location, then observations
+    r"resource": lambda ds, v: (f"Locations({ds['location']})" if v == 0
+                                else f"Datastreams({ds['datastream']})/Observations"),
 }
 # query parameters every request to a route carries (a feed that would otherwise stream for
 # minutes ends after a second, replaying from the first event)

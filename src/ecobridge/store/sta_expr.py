@@ -86,6 +86,7 @@ class Scope:
 
     entity: str
     alias: str
+    vars: dict[str, tuple[str, str]] = field(default_factory=dict)   # lambda var -> (set, alias)
     links: dict[tuple[str, ...], str] = field(default_factory=dict)
     joins: list[Frag] = field(default_factory=list)
     froms: list[str] = field(default_factory=list)
@@ -98,15 +99,18 @@ class ExprCompiler:
     def __init__(self, visible: Callable[[str, str], str],
                  geometry: Callable[[str, str, str], Frag], new_alias: Callable[[], str]):
         self.visible, self.geometry, self.new_alias = visible, geometry, new_alias
+        self.option = "$filter"        # named in errors; order_key switches it
 
     # -- boolean context -------------------------------------------------------------------------
-    def predicate(self, expr: ast.Expr, entity: str, alias: str) -> Frag:
+    def predicate(self, expr: ast.Expr, entity: str, alias: str,
+                  vars: dict[str, tuple[str, str]] | None = None) -> Frag:
+        vars = vars or {}
         if isinstance(expr, ast.Binary) and expr.op in ast.LOGICAL:
-            return S("(", self.predicate(expr.left, entity, alias), f" {expr.op.upper()} ",
-                     self.predicate(expr.right, entity, alias), ")")
+            return S("(", self.predicate(expr.left, entity, alias, vars), f" {expr.op.upper()} ",
+                     self.predicate(expr.right, entity, alias, vars), ")")
         if isinstance(expr, ast.Unary) and expr.op == "not":
-            return S("(NOT ", self.predicate(expr.operand, entity, alias), ")")
-        scope = Scope(entity, alias)
+            return S("(NOT ", self.predicate(expr.operand, entity, alias, vars), ")")
+        scope = Scope(entity, alias, dict(vars))
         value = self.boolean(self.value(expr, scope), "$filter")
         return self.wrap(scope, value.frag)
 
@@ -118,22 +122,41 @@ class ExprCompiler:
                  (conds, [p for j in scope.joins for p in j[1]]), " AND ", frag, ")")
 
     def order_key(self, expr: ast.Expr, entity: str, alias: str) -> Frag:
+        return self.typed_order_key(expr, entity, alias)[0]
+
+    def typed_order_key(self, expr: ast.Expr, entity: str, alias: str) -> tuple[Frag, str]:
+        """The key and its value type (TS for times and intervals, which order by start)."""
         scope = Scope(entity, alias)
-        value = self.value(expr, scope)
+        self.option = "$orderby"
+        try:
+            value = self.value(expr, scope)
+        finally:
+            self.option = "$filter"
         if value.type in (GEOM, OBJ, NULL):
             raise BadRequest(f"$orderby: cannot order by a {value.type}", option="$orderby")
         frag = self.coerce(value, STR).frag if value.type == JSONV else value.frag
+        kind = TS if value.type == SPAN else STR if value.type == JSONV else value.type
         if not scope.froms:
-            return frag
+            return frag, kind
         if _through_many(scope):
             raise BadRequest("$orderby: a path through a to-many link has no single value",
                              option="$orderby")
         conds = " AND ".join(j[0] for j in scope.joins)
         return S("(SELECT ", frag, f" FROM {', '.join(scope.froms)} WHERE ",
-                 (conds, [p for j in scope.joins for p in j[1]]), " LIMIT 1)")
+                 (conds, [p for j in scope.joins for p in j[1]]), " LIMIT 1)"), kind
 
     # -- values ----------------------------------------------------------------------------------
     def value(self, expr: ast.Expr, scope: Scope) -> V:
+        try:
+            return self._value(expr, scope)
+        except BadRequest as exc:
+            pos = getattr(expr, "pos", None)
+            if pos is None or "position" in exc.extra:
+                raise
+            raise BadRequest(f"{exc.detail} (at position {pos})",
+                             **{"option": self.option, **exc.extra, "position": pos}) from None
+
+    def _value(self, expr: ast.Expr, scope: Scope) -> V:
         if isinstance(expr, ast.Literal):
             return literal(expr)
         if isinstance(expr, ast.Property):
@@ -145,6 +168,12 @@ class ExprCompiler:
             if inner.type == DUR:
                 return V(*S("(-", inner.frag, ")"), DUR)
             return V(*S("(-", self.number(inner, "-").frag, ")"), NUM)
+        if isinstance(expr, ast.Lambda):
+            return self.lambda_(expr, scope)
+        if isinstance(expr, ast.Collection):
+            raise BadRequest("$filter: a list (a, b) only follows `in`")
+        if isinstance(expr, ast.Binary) and expr.op == "in":
+            return self.in_(expr, scope)
         if isinstance(expr, ast.Binary):
             left, right = self.value(expr.left, scope), self.value(expr.right, scope)
             if expr.op in ast.LOGICAL:
@@ -159,13 +188,53 @@ class ExprCompiler:
             return call(self, expr, [self.value(a, scope) for a in expr.args])
         raise BadRequest(f"$filter: unsupported expression {expr!r}")
 
+    def in_(self, expr: ast.Binary, scope: Scope) -> V:
+        """x in (a, b): any of the equalities; 'tag' in properties/tags: JSON array membership."""
+        left = self.value(expr.left, scope)
+        if isinstance(expr.right, ast.Collection):
+            parts: list[str | Frag] = []
+            for i, item in enumerate(expr.right.items):
+                parts += [" OR " if i else "", compare("eq", left, self.value(item, scope)).frag]
+            return V(*S("(", *parts, ")"), BOOL)
+        right = self.value(expr.right, scope)
+        if right.type != JSONV or left.type not in (STR, NUM, BOOL):
+            raise BadRequest("$filter: `in` takes a list (a, b) or a JSON array property")
+        return V(*S("COALESCE(json_contains(json_extract(", right.frag, ", ",
+                    ("CAST(? AS VARCHAR)", [right.path]), "), to_json(", left.frag, ")), FALSE)"),
+                 BOOL)
+
+    def lambda_(self, expr: ast.Lambda, scope: Scope) -> V:
+        """any/all over linked rows, each of them visible to the principal."""
+        entity, alias = scope.vars[expr.source] if expr.source else (scope.entity, scope.alias)
+        es, froms, conds = entity_set(entity), [], []
+        for name in expr.nav:
+            relation = es.relation(name)
+            target = entity_set(relation.target)
+            new = self.new_alias()
+            froms.append(f"{target.table} {new}")
+            conds += [join_sql(relation, alias, new, self.new_alias),
+                      self.visible(target.name, new)]
+            alias, es = new, target
+        head = f"SELECT 1 FROM {', '.join(froms)} WHERE {' AND '.join(conds)}"
+        if expr.body is None:
+            return V(f"EXISTS ({head})", [], BOOL)
+        body = self.predicate(expr.body, scope.entity, scope.alias,
+                              {**scope.vars, expr.var: (es.name, alias)})
+        if expr.op == "any":
+            return V(*S(f"EXISTS ({head} AND ", body, ")"), BOOL)
+        return V(*S(f"NOT EXISTS ({head} AND NOT COALESCE(", body, ", FALSE))"), BOOL)
+
     def prop(self, expr: ast.Property, scope: Scope) -> V:
         es, alias = entity_set(scope.entity), scope.alias
+        start: tuple[str, ...] = ()
+        if expr.var is not None:
+            entity, alias = scope.vars[expr.var]
+            es, start = entity_set(entity), (f"${expr.var}",)
         for i, name in enumerate(expr.nav):
             relation = es.relation(name)
             if relation is None:
                 raise BadRequest(f"{es.singular} has no navigation link {name!r}")
-            prefix = expr.nav[:i + 1]
+            prefix = start + expr.nav[:i + 1]
             if prefix not in scope.links:
                 target = entity_set(relation.target)
                 new = self.new_alias()
@@ -344,6 +413,9 @@ def arithmetic(op: str, left: V, right: V) -> V:
 def _through_many(scope: Scope) -> bool:
     for prefix in scope.links:
         es = entity_set(scope.entity)
+        if prefix[0].startswith("$"):
+            es = entity_set(scope.vars[prefix[0][1:]][0])
+            prefix = prefix[1:]
         for name in prefix:
             relation = es.relation(name)
             if relation.many:

@@ -53,7 +53,50 @@ def call(compiler, expr: ast.Call, args: list[V]) -> V:
                  [], TS)
     if name in PARTS or name in ("fractionalseconds", "date", "time", "totaloffsetminutes"):
         return _time(name, args[0])
+    if name in TIME_RELATIONS:
+        return _time_relation(name, args[0], args[1])
     return _spatial(name, args)
+
+
+TIME_RELATIONS = ("before", "after", "meets", "during", "overlaps", "starts", "finishes")
+
+
+def _time_relation(name: str, a: V, b: V) -> V:
+    """Relations of instants and half-open [start, end) intervals; an instant is a point."""
+    for v in (a, b):
+        if v.type not in (TS, SPAN, JSONV, NULL):
+            raise BadRequest(f"$filter: {name}() expects times or intervals, found a {v.type}")
+    a, b = (coerce(v, TS) if v.type in (JSONV, NULL) else v for v in (a, b))
+    if name == "after":
+        name, a, b = "before", b, a
+    (a0, a1), (b0, b1) = _ends(a), _ends(b)
+    if name == "before":
+        # an interval ends before b when its (exclusive) end is at or before b's start
+        return _bool("(", a1, " <= " if a.type == SPAN else " < ", b0, ")")
+    if name == "meets":
+        return _bool("(", a1, " = ", b0, " OR ", b1, " = ", a0, ")")
+    if name == "during":
+        if b.type == SPAN and a.type != SPAN:
+            return _bool("(", b0, " <= ", a0, " AND ", a0, " < ", b1, ")")
+        return _bool("(", b0, " <= ", a0, " AND ", a1, " <= ", b1, ")")
+    if name == "overlaps":
+        if a.type != SPAN and b.type != SPAN:
+            return _bool("(", a0, " = ", b0, ")")
+        if a.type != SPAN or b.type != SPAN:
+            (p, _), (s0, s1) = (_ends(a), _ends(b)) if a.type != SPAN else (_ends(b), _ends(a))
+            return _bool("(", s0, " <= ", p, " AND ", p, " < ", s1, ")")
+        return _bool("(", a0, " < ", b1, " AND ", b0, " < ", a1, ")")
+    if name == "starts":
+        return _bool("(", a0, " = ", b0, ")")
+    return _bool("(", a1, " = ", b1, ")")       # finishes
+
+
+def _ends(v: V) -> tuple[tuple[str, list], tuple[str, list]]:
+    return v.frag, (v.end if v.end is not None else v.frag)
+
+
+def _bool(*parts) -> V:
+    return V(*S(*parts), BOOL)
 
 
 def _string(compiler, name: str, args: list[V]) -> V:

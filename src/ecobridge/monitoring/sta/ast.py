@@ -6,7 +6,7 @@ parse(to_text(tree)) == tree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,12 +35,16 @@ class Property:
     nav: tuple[str, ...]
     name: str
     json: tuple[str, ...] = ()
+    # offset in the option text, for error messages; not part of equality
+    pos: int | None = field(default=None, compare=False)
+    var: str | None = None         # d/Thing/name inside `any(d: ...)`: the path starts at d
 
 
 @dataclass(frozen=True)
 class Unary:
     op: str                        # "not" or "-"
     operand: Expr
+    pos: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,37 @@ class Binary:
     op: str                        # LOGICAL, COMPARISON or ARITHMETIC
     left: Expr
     right: Expr
+    pos: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Call:
     name: str                      # lower case, e.g. "geo.distance", "st_within"
     args: tuple[Expr, ...]
+    pos: int | None = field(default=None, compare=False)
 
 
-Expr = Literal | Property | Unary | Binary | Call
+@dataclass(frozen=True)
+class Collection:
+    """The right side of `in`: (a, b, c)."""
+
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Lambda:
+    """`Datastreams/any(d: d/name eq 'x')`, `all(...)`, or `any()` (is there any link).
+    The links in `nav` start at the current entity, or at the variable `source`."""
+
+    op: str                        # "any" or "all"
+    nav: tuple[str, ...]
+    var: str | None = None
+    body: Expr | None = None
+    source: str | None = None
+    pos: int | None = field(default=None, compare=False)
+
+
+Expr = Literal | Property | Unary | Binary | Call | Collection | Lambda
 
 
 @dataclass(frozen=True)
@@ -147,7 +173,13 @@ def to_text(expr: Expr) -> str:
     if isinstance(expr, Literal):
         return _literal_text(expr)
     if isinstance(expr, Property):
-        return "/".join((*expr.nav, expr.name, *expr.json))
+        return "/".join((*((expr.var,) if expr.var else ()), *expr.nav, expr.name, *expr.json))
+    if isinstance(expr, Collection):
+        return f"({', '.join(to_text(i) for i in expr.items)})"
+    if isinstance(expr, Lambda):
+        head = "/".join((*((expr.source,) if expr.source else ()), *expr.nav))
+        inner = f"{expr.var}: {to_text(expr.body)}" if expr.body is not None else ""
+        return f"{head}/{expr.op}({inner})"
     if isinstance(expr, Unary):
         inner = to_text(expr.operand)
         # "-(5)", not "-5": the parser folds a minus written straight before a number

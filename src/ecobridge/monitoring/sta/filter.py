@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ecobridge.monitoring.sta import ast
 from ecobridge.monitoring.sta.lexer import (
+    COLON,
     COMMA,
     DATETIME,
     EOF,
@@ -44,9 +45,12 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
                            "st_touches", "st_within", "st_overlaps", "st_crosses",
                            "st_intersects", "st_contains")},
     "st_relate": (3, 3),
+    # time relations of FROST and the 1.1 drafts, over instants and [start, end) intervals
+    **{f: (2, 2) for f in ("before", "after", "meets", "during", "overlaps", "starts",
+                           "finishes")},
 }
 
-_BINARY = {"or": 1, "and": 2, "eq": 4, "ne": 4, "gt": 5, "ge": 5, "lt": 5, "le": 5,
+_BINARY = {"or": 1, "and": 2, "eq": 4, "ne": 4, "gt": 5, "ge": 5, "lt": 5, "le": 5, "in": 5,
            "add": 6, "sub": 6, "mul": 7, "div": 7, "mod": 7}
 _NOT_POWER = 3        # binds comparisons and tighter, but not and/or
 _MINUS_POWER = 8
@@ -64,6 +68,7 @@ class Parser:
         self.tokens = tokenize(source, what)
         self.i = 0
         self.depth = 0
+        self.vars: dict[str, str] = {}      # lambda variable -> entity set, while in scope
 
     # -- token helpers -------------------------------------------------------------------------
     @property
@@ -99,8 +104,11 @@ class Parser:
             raise self.fail(f"expression nested deeper than {_MAX_DEPTH} levels")
         left = self.prefix()
         while self.tok.kind == IDENT and _BINARY.get(self.tok.text, 0) > rbp:
-            op = self.next().text
-            left = ast.Binary(op, left, self.expression(_BINARY[op]))
+            tok = self.next()
+            op = tok.text
+            right = self.collection() if op == "in" and self.tok.kind == LP else \
+                self.expression(_BINARY[op])
+            left = ast.Binary(op, left, right, pos=tok.pos)
         self.depth -= 1
         return left
 
@@ -110,10 +118,10 @@ class Parser:
             self.next()
             if self.tok.kind == NUM:
                 return ast.Literal(ast.NUMBER, -self.next().value)
-            return ast.Unary("-", self.expression(_MINUS_POWER))
+            return ast.Unary("-", self.expression(_MINUS_POWER), pos=tok.pos)
         if self.keyword("not"):
             self.next()
-            return ast.Unary("not", self.expression(_NOT_POWER))
+            return ast.Unary("not", self.expression(_NOT_POWER), pos=tok.pos)
         if tok.kind == LP:
             self.next()
             inner = self.expression()
@@ -132,6 +140,47 @@ class Parser:
         if tok.kind == IDENT:
             return self.name()
         raise self.fail(f"expected a value, a property or a function, found {self._found()}")
+
+    def collection(self) -> ast.Collection:
+        """`(a, b, c)` after `in`."""
+        self.expect(LP)
+        items = [self.expression()]
+        while self.tok.kind == COMMA:
+            self.next()
+            items.append(self.expression())
+        self.expect(RP)
+        return ast.Collection(tuple(items))
+
+    def lambda_(self, segments: list[Token], op: Token) -> ast.Lambda:
+        """Nav/any(v: body), Nav/all(v: body), Nav/any()."""
+        source = segments[0].text if segments[0].text in self.vars else None
+        current = entity_set(self.vars[source] if source else self.entity)
+        nav: list[str] = []
+        for tok in segments[1:] if source else segments:
+            relation = current.relation(tok.text)
+            if relation is None:
+                raise self.fail(f"{current.singular} has no navigation link {tok.text!r} "
+                                f"before {op.text}()", tok)
+            nav.append(tok.text)
+            current = entity_set(relation.target)
+        if not nav:
+            raise self.fail(f"{op.text}() needs a navigation link before it", op)
+        self.expect(LP)
+        if self.tok.kind == RP and op.text == "any":
+            self.next()
+            return ast.Lambda("any", tuple(nav), source=source, pos=op.pos)
+        var_tok = self.expect(IDENT)
+        var = var_tok.text
+        if var in self.vars or current.prop(var) or current.relation(var):
+            raise self.fail(f"lambda variable {var!r} is already a name here", var_tok)
+        self.expect(COLON)
+        self.vars[var] = current.name
+        try:
+            body = self.expression()
+        finally:
+            del self.vars[var]
+        self.expect(RP)
+        return ast.Lambda(op.text, tuple(nav), var, body, source, pos=op.pos)
 
     def prefixed(self, tok: Token) -> ast.Literal:
         kind, text = tok.value
@@ -165,7 +214,10 @@ class Parser:
             self.next()
             if self.tok.kind != IDENT:
                 raise self.fail(f"expected a name after '/', found {self._found()}")
-            segments.append(self.next())
+            seg = self.next()
+            if seg.text in ("any", "all") and self.tok.kind == LP:
+                return self.lambda_(segments, seg)
+            segments.append(seg)
         return resolve_path(self, segments)
 
     def call(self, tok: Token) -> ast.Call:
@@ -184,14 +236,18 @@ class Parser:
         if not low <= len(args) <= high:
             want = str(low) if low == high else f"{low} or {high}"
             raise self.fail(f"{name}() takes {want} arguments, got {len(args)}", tok)
-        return ast.Call(name, tuple(args))
+        return ast.Call(name, tuple(args), pos=tok.pos)
 
 
 def resolve_path(parser: Parser, segments: list[Token]) -> ast.Property:
-    """Walk Nav/Nav/property[/json/keys] through the model from the parser's entity set."""
-    current = entity_set(parser.entity)
+    """Walk [var/]Nav/Nav/property[/json/keys] through the model from the parser's entity set
+    (or the lambda variable's)."""
+    var = segments[0].text if segments[0].text in parser.vars else None
+    if var is not None and len(segments) == 1:
+        raise parser.fail(f"expected a property after {var!r}", segments[0])
+    current = entity_set(parser.vars[var] if var else parser.entity)
     nav: list[str] = []
-    i = 0
+    i = 1 if var else 0
     while i < len(segments):
         tok = segments[i]
         word = "id" if tok.text == "@iot.id" else tok.text
@@ -210,7 +266,7 @@ def resolve_path(parser: Parser, segments: list[Token]) -> ast.Property:
         if keys and (prop.kind != JSON or len(prop.columns) > 1):
             raise parser.fail(f"{current.singular}/{word} has no member {keys[0]!r}",
                               segments[i + 1])
-        return ast.Property(tuple(nav), word, keys)
+        return ast.Property(tuple(nav), word, keys, pos=segments[0].pos, var=var)
     raise parser.fail(f"expected a property after {'/'.join(nav)}", segments[-1])
 
 
@@ -232,8 +288,9 @@ def parse_orderby(source: str, entity: str) -> tuple[ast.OrderBy, ...]:
     while True:
         expr = parser.expression()
         descending = False
-        if parser.keyword("asc") or parser.keyword("desc"):
-            descending = parser.next().text == "desc"
+        # frost-sta-client sends "ASC"/"DESC"; OData spells them in lower case
+        if parser.tok.kind == IDENT and parser.tok.text.lower() in ("asc", "desc"):
+            descending = parser.next().text.lower() == "desc"
         items.append(ast.OrderBy(expr, descending))
         if parser.at_end():
             return tuple(items)

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 from ecobridge.errors import BadRequest
 
-NUM, STR, DATETIME, INTERVAL, PREFIXED, IDENT, LP, RP, COMMA, SLASH, MINUS, EOF = (
+NUM, STR, DATETIME, INTERVAL, PREFIXED, IDENT, LP, RP, COMMA, SLASH, MINUS, COLON, EOF = (
     "number", "string", "datetime", "interval", "prefixed", "name", "'('", "')'", "','", "'/'",
-    "'-'", "end of input")
+    "'-'", "':'", "end of input")
 
 _DT = r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|z|[+-]\d{2}:?\d{2})?"
 _PATTERNS = [
@@ -21,7 +21,8 @@ _PATTERNS = [
     (STR, re.compile(r"'((?:[^']|'')*)'")),
     (IDENT, re.compile(r"[A-Za-z_@][A-Za-z0-9_.@]*")),
 ]
-_SINGLE = {"(": LP, ")": RP, ",": COMMA, "/": SLASH, "-": MINUS}
+# ':' only separates a lambda variable from its body; times are lexed whole before it is seen
+_SINGLE = {"(": LP, ")": RP, ",": COMMA, "/": SLASH, "-": MINUS, ":": COLON}
 
 
 @dataclass(frozen=True)
