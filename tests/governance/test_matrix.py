@@ -31,14 +31,16 @@ def _dataset_ref(ds: dict, variant: int) -> str:
 
 # path parameter name -> value for (dataset record, variant)
 PATH_FILLS = {
-    r"dataset|dataset_id|dataset_slug|ds|ref|slug|collection|collection_id|collectionId":
-        _dataset_ref,
+    r"dataset|dataset_id|dataset_slug|ds|ref|slug|collection|collection_id": _dataset_ref,
+    # OGC API - Features: the sites collection with the dataset's thing, then occurrences
+    r"collectionId": lambda ds, v: "sites" if v == 0 else "occurrences",
+    r"featureId": lambda ds, v: str(ds["thing"] if v == 0 else ds["occurrence"]),
     r"thing|thing_id": lambda ds, v: str(ds["thing"]),
     r"datastream|datastream_id|stream|stream_id": lambda ds, v: str(ds["datastream"]),
     r"location|location_id": lambda ds, v: str(ds["location"]),
     r"sensor|sensor_id": lambda ds, v: str(ds["sensor"]),
     r"observation|observation_id|obs_id": lambda ds, v: str(ds["observation"]),
-    r"feature|feature_id|featureId|item|item_id": lambda ds, v: str(ds["thing"]),
+    r"feature|feature_id|item|item_id": lambda ds, v: str(ds["thing"]),
     r"occurrence|occurrence_id": lambda ds, v: str(ds["occurrence"]),
     r"deployment|deployment_id": lambda ds, v: str(ds["deployment"]),
     r"org|organisation|organization|org_id|owner": lambda ds, v: "owner-org",
