@@ -21,6 +21,15 @@ from ecobridge.store import open_store
 from .conftest import build_world
 
 
+# A loaded CI machine can take longer than httpx's 5 s default to build an archive.
+def _get(url: str, **kwargs) -> httpx.Response:
+    return httpx.get(url, timeout=120, **kwargs)
+
+
+def _post(url: str, **kwargs) -> httpx.Response:
+    return httpx.post(url, timeout=120, **kwargs)
+
+
 def _token(store, user: str) -> dict:
     return {"Authorization": f"Bearer {create_token(store, user=user, days=1)['token']}"}
 
@@ -35,16 +44,16 @@ def test_downloads_and_uploads_over_http(settings, store, world, shared_data):
         # hidden is missing: anonymous and outsiders get 404, like a dataset that is not there
         for headers in ({}, outsider):
             for kind in ("dwca", "camtrap-dp"):
-                assert httpx.get(f"{api}/tiger-traps/{kind}", headers=headers).status_code == 404
-        assert httpx.get(f"{api}/no-such-thing/dwca").status_code == 404
-        got = httpx.get(f"{api}/tiger-traps/dwca", headers=partner)
+                assert _get(f"{api}/tiger-traps/{kind}", headers=headers).status_code == 404
+        assert _get(f"{api}/no-such-thing/dwca").status_code == 404
+        got = _get(f"{api}/tiger-traps/dwca", headers=partner)
         assert got.status_code == 200 and got.headers["content-type"] == "application/zip"
         assert "tiger-traps-dwca.zip" in got.headers["content-disposition"]
         with zipfile.ZipFile(io.BytesIO(got.content)) as z:
             assert set(z.namelist()) == {"meta.xml", "eml.xml", "occurrence.csv",
                                          "multimedia.csv"}
             assert "generalised" in z.read("eml.xml").decode()
-        package = httpx.get(f"{api}/tiger-traps/camtrap-dp", headers=partner)
+        package = _get(f"{api}/tiger-traps/camtrap-dp", headers=partner)
         assert package.status_code == 200
         with zipfile.ZipFile(io.BytesIO(package.content)) as z:
             assert json.loads(z.read("datapackage.json"))["name"] == "tiger-traps"
@@ -52,26 +61,26 @@ def test_downloads_and_uploads_over_http(settings, store, world, shared_data):
         # uploads: only the owner's publishers; a refused upload adds nothing
         archive = (shared_data / "dwca" / "camtrap-dp-example-dwca.zip").read_bytes()
         files = {"file": ("mica.zip", archive, "application/zip")}
-        assert httpx.post(f"{api}/open-records/dwca", files=files).status_code == 401
-        assert httpx.post(f"{api}/open-records/dwca", files=files,
+        assert _post(f"{api}/open-records/dwca", files=files).status_code == 401
+        assert _post(f"{api}/open-records/dwca", files=files,
                           headers=partner).status_code == 403
-        done = httpx.post(f"{api}/open-records/dwca", files=files, headers=owner)
+        done = _post(f"{api}/open-records/dwca", files=files, headers=owner)
         assert done.status_code == 201, done.text
         body = done.json()
         assert body["rows_in"] == body["rows_accepted"] == 29 + 390
         assert body["file"] == "mica.zip"
-        again = httpx.post(f"{api}/open-records/dwca", files=files, headers=owner).json()
+        again = _post(f"{api}/open-records/dwca", files=files, headers=owner).json()
         assert again["rows_inserted"] == 0
         zipped = io.BytesIO()
         with zipfile.ZipFile(zipped, "w") as z:
             for name in ("datapackage.json", "deployments.csv", "media.csv",
                          "observations.csv"):
                 z.write(example / name, f"mica/{name}")
-        posted = httpx.post(f"{api}/open-records/camtrap-dp", headers=owner,
+        posted = _post(f"{api}/open-records/camtrap-dp", headers=owner,
                             files={"file": ("mica.zip", zipped.getvalue())})
         assert posted.status_code == 201, posted.text
         assert posted.json()["rows_inserted"] == 4 + 423 + 549
-        broken = httpx.post(f"{api}/open-records/camtrap-dp", headers=owner,
+        broken = _post(f"{api}/open-records/camtrap-dp", headers=owner,
                             files={"file": ("x.zip", b"not a zip")})
         assert broken.status_code == 422
         assert broken.headers["content-type"].startswith("application/problem+json")

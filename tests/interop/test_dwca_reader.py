@@ -33,7 +33,8 @@ def archives(settings, store, shared_data, tmp_path):
     with serve(settings, store) as base:
         def fetch(dataset: str, user: str | None = None):
             headers = {"Authorization": f"Bearer {tokens[user]}"} if user else {}
-            response = httpx.get(f"{base}/api/v1/datasets/{dataset}/dwca", headers=headers)
+            response = httpx.get(f"{base}/api/v1/datasets/{dataset}/dwca", headers=headers,
+                                 timeout=120)
             if response.status_code != 200:
                 return response.status_code
             path = tmp_path / f"{dataset}-{user}.zip"

@@ -84,7 +84,8 @@ def exports(settings, store, shared_data, tmp_path):
     with serve(settings, store) as base:
         for dataset, headers in (("open-records", {}),
                                  ("tiger-traps", {"Authorization": f"Bearer {token}"})):
-            got = httpx.get(f"{base}/api/v1/datasets/{dataset}/camtrap-dp", headers=headers)
+            got = httpx.get(f"{base}/api/v1/datasets/{dataset}/camtrap-dp", headers=headers,
+                            timeout=120)
             assert got.status_code == 200
             folder = tmp_path / dataset
             with zipfile.ZipFile(io.BytesIO(got.content)) as z:
