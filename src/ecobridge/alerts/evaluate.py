@@ -10,7 +10,9 @@ the time range [t0, t1] it touched. For each rule in scope:
 2. that range is widened again to cover every stored alert of the rule on the datastream that it
    meets or comes within the rule's clear time of, and any earlier alert the data has not ended
    yet, until nothing changes: those alerts are then re-derived whole, never patched;
-3. one read fetches the rows all rules need; numpy computes the points;
+3. the rows all rules need come from the ingest's merge, which holds them in memory, plus one
+   read of any it does not hold; numpy computes the points that decide episodes (alerts.sparse:
+   only rows within a window of a value that could fire, and the points after them);
 4. firing points closer than `clear_hours` form one episode; an episode keeps the id of the
    stored alert it overlaps (a condition that goes on updates its alert), new episodes open
    alerts, stored alerts left without an episode are retracted.
@@ -29,7 +31,9 @@ import numpy as np
 import pyarrow as pa
 
 from ecobridge.alerts.models import HOUR_US, SEVERITIES, Points, Rule
-from ecobridge.alerts.rules import Rows, Stream, points, reach, silence_points
+from ecobridge.alerts.rules import Rows, Stream, reach, silence_points
+from ecobridge.alerts.sparse import points
+from ecobridge.monitoring.merge import Series
 from ecobridge.monitoring.qc import QcConfig
 from ecobridge.store import int_array
 
@@ -47,17 +51,30 @@ def load_rules(cur, rule_ids: list[int] | None = None) -> list[Rule]:
             for r in cur.execute(sql + " ORDER BY id", params).fetchall()]
 
 
-def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None) -> dict | None:
-    """Evaluate every rule on what an ingest run changed (the hook in monitoring.ingest)."""
+def has_rules(cur) -> bool:
+    return cur.execute("SELECT 1 FROM alert_rules WHERE deleted_at IS NULL LIMIT 1").fetchone() \
+        is not None
+
+
+def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None,
+                    held: Series | None = None) -> dict | None:
+    """Evaluate every rule on what an ingest run changed (the hook in monitoring.ingest).
+
+    `held`: the rows the run's merge left stored, as it holds them in memory (monitoring.merge.
+    keep_series); rows outside what it covers are read."""
     if kind != "observations":
         return None
     rules = load_rules(cur)
     if not rules:
         return None
-    touched = cur.execute(
-        "SELECT datastream_id, min(epoch_us(phenomenon_time)), max(epoch_us(phenomenon_time))"
-        " FROM observations WHERE ingest_run_id = ? GROUP BY 1", [run_id]).fetchall()
-    summary = evaluate(cur, rules, {r[0]: (r[1], r[2]) for r in touched})
+    if held is not None:
+        touched = held.touched
+    else:
+        touched = {r[0]: (r[1], r[2]) for r in cur.execute(
+            "SELECT datastream_id, min(epoch_us(phenomenon_time)),"
+            " max(epoch_us(phenomenon_time)) FROM observations WHERE ingest_run_id = ?"
+            " GROUP BY 1", [run_id]).fetchall()}
+    summary = evaluate(cur, rules, touched, held)
     from ecobridge.alerts.delivery import notify
 
     notify()  # workers poll until the transaction has committed
@@ -83,7 +100,8 @@ class Plan:
     absorbed: dict[int, list[tuple]] = field(default_factory=dict)     # key -> alert rows
 
 
-def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]]) -> dict:
+def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
+             held: Series | None = None) -> dict:
     if not rules or not touched:
         return _summary([])
     streams = _streams(cur, touched)
@@ -92,19 +110,20 @@ def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]]) -> dic
         in_scope = _scope(cur, rule, streams, touched)
         if not in_scope:
             continue
-        plan = (_silence_plan(cur, rule, in_scope, streams, touched) if rule.kind == "silence"
-                else _plan(cur, rule, in_scope, streams, touched))
+        plan = (_silence_plan(cur, rule, in_scope, streams, touched, held)
+                if rule.kind == "silence" else _plan(cur, rule, in_scope, streams, touched))
         if plan.ranges:
             plans.append(plan)
-    frame = _read(cur, plans)
+    frame = _read(cur, plans, held)
     writes = Writes()
+    slices: dict[bytes, Rows] = {}  # rules reading the same rows share them and their windows
     for plan in plans:
-        rows = _slice(frame, plan.read)
+        rows = _slice(frame, plan.read, slices)
         if plan.rule.kind == "silence":
             thing, t = _station_times(rows, streams)
             pts = silence_points(plan.rule, thing, t)
         else:
-            pts = points(plan.rule, rows, streams)
+            pts = points(plan.rule, rows, streams, plan.ranges)
         _reconcile(plan, _within(pts, plan.ranges), streams, writes)
     return writes.commit(cur, streams)
 
@@ -181,7 +200,7 @@ def _plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream], touched) 
 
 
 def _silence_plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream],
-                  touched) -> Plan:
+                  touched, held: Series | None = None) -> Plan:
     """Per station: from its last observation before the new data to its first after."""
     plan = Plan(rule, ids)
     span: dict[int, tuple[int, int]] = {}
@@ -190,6 +209,66 @@ def _silence_plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream],
             thing = streams[ds].thing_id
             lo, hi = span.get(thing, touched[ds])
             span[thing] = (min(lo, touched[ds][0]), max(hi, touched[ds][1]))
+    around, ask = _around_held(held, ids, streams, span)
+    if ask:
+        around += _around_stored(cur, [d for d in ids if streams[d].thing_id in ask], streams,
+                                 {k: span[k] for k in ask})
+    spans = {thing: (lo if prev is None else prev, hi if nxt is None else nxt)
+             for thing, lo, hi, prev, nxt in around}
+    _absorb(cur, plan, spans)
+    for ds in ids:
+        thing = streams[ds].thing_id
+        if thing in plan.ranges:
+            plan.read[ds] = plan.ranges[thing]
+    return plan
+
+
+def _around_held(held: Series | None, ids: list[int], streams: dict[int, Stream],
+                 span: dict[int, tuple[int, int]]) -> tuple[list[tuple], set[int]]:
+    """Per station, its last observation before and first after its span, from the rows the
+    merge holds where they settle it; the stations they do not settle are returned to ask."""
+    if held is None:
+        return [], set(span)
+    lo_all, hi_all = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    found: dict[int, list] = {}
+    ask: set[int] = set()
+    held_ids = held.ids.tolist()
+    at = dict(zip(held_ids, range(len(held_ids)), strict=True))
+    starts = np.searchsorted(held.ds, held.ids, side="left").tolist()
+    ends = np.searchsorted(held.ds, held.ids, side="right").tolist()
+    for ds in ids:
+        thing = streams[ds].thing_id
+        if thing not in span or thing in ask:
+            continue
+        if ds not in at:
+            ask.add(thing)
+            continue
+        i = at[ds]
+        a, b = starts[i], ends[i]
+        clo, chi = int(held.lo[i]), int(held.hi[i])
+        lo, hi = span[thing]
+        t = held.t[a:b]
+        k = int(np.searchsorted(t, lo, side="left"))
+        j = int(np.searchsorted(t, hi, side="right"))
+        if (k == 0 and clo != lo_all) or (j == len(t) and chi != hi_all):
+            ask.add(thing)  # stored rows beyond what the merge holds may be nearer
+            continue
+        prev = int(t[k - 1]) if k > 0 else None
+        nxt = int(t[j]) if j < len(t) else None
+        have = found.setdefault(thing, [len(t) > 0, prev, nxt])
+        have[0] = have[0] or len(t) > 0
+        if prev is not None:
+            have[1] = prev if have[1] is None else max(have[1], prev)
+        if nxt is not None:
+            have[2] = nxt if have[2] is None else min(have[2], nxt)
+    return [(thing, *span[thing], prev, nxt) for thing, (any_, prev, nxt) in found.items()
+            if any_ and thing not in ask], ask
+
+
+def _around_stored(cur, ids: list[int], streams: dict[int, Stream],
+                   span: dict[int, tuple[int, int]]) -> list[tuple]:
+    if not ids:
+        return []
     table = pa.table({"ds": np.array(ids, np.int64),
                       "thing": np.array([streams[d].thing_id for d in ids], np.int64)})
     bounds = pa.table({"thing": np.array(list(span), np.int64),
@@ -198,7 +277,7 @@ def _silence_plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream],
     cur.register("__eb_sil_ds", table)
     cur.register("__eb_sil_b", bounds)
     try:
-        around = cur.execute("""
+        return cur.execute("""
             SELECT b.thing, epoch_us(b.lo), epoch_us(b.hi),
                    epoch_us(max(o.phenomenon_time) FILTER (WHERE o.phenomenon_time < b.lo)),
                    epoch_us(min(o.phenomenon_time) FILTER (WHERE o.phenomenon_time > b.hi))
@@ -209,14 +288,6 @@ def _silence_plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream],
     finally:
         cur.unregister("__eb_sil_ds")
         cur.unregister("__eb_sil_b")
-    spans = {thing: (lo if prev is None else prev, hi if nxt is None else nxt)
-             for thing, lo, hi, prev, nxt in around}
-    _absorb(cur, plan, spans)
-    for ds in ids:
-        thing = streams[ds].thing_id
-        if thing in plan.ranges:
-            plan.read[ds] = plan.ranges[thing]
-    return plan
 
 
 def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]]) -> None:
@@ -250,13 +321,44 @@ def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]]) -> None:
         plan.absorbed[key] = [a for a in mine if meets(a, lo, hi)]
 
 
-def _read(cur, plans: list[Plan]) -> Rows:
-    """One read of every row the plans need, sorted by (datastream, time)."""
+def _read(cur, plans: list[Plan], held: Series | None = None) -> Rows:
+    """Every row the plans need, sorted by (datastream, time): what the merge holds, and one
+    read of the rest."""
     want: dict[int, tuple[int, int]] = {}
     for plan in plans:
         for ds, (lo, hi) in plan.read.items():
             a, b = want.get(ds, (lo, hi))
             want[ds] = (min(a, lo), max(b, hi))
+    if held is None:
+        return _read_stored(cur, want)
+    ask: dict[int, tuple[int, int]] = {}
+    mine: dict[int, tuple[int, int]] = {}
+    at = {ds: i for i, ds in enumerate(held.ids.tolist())}
+    for ds, (lo, hi) in want.items():
+        i = at.get(ds)
+        if i is None:
+            ask[ds] = (lo, hi)
+            continue
+        clo, chi = int(held.lo[i]), int(held.hi[i])
+        mine[ds] = (max(lo, clo), min(hi, chi))
+        if lo < clo or hi > chi:  # stored rows outside what the merge holds
+            ask[ds] = (lo, hi)
+    frame = _slice(Rows(held.ds, held.t, held.v, held.f), mine)
+    if not ask:
+        return frame
+    stored = _read_stored(cur, ask)
+    # rows both held and read are the same stored rows: keep the held copy
+    at_ask = np.array(sorted(ask), np.int64)
+    clo = np.array([int(held.lo[at[d]]) if d in at else 1 for d in at_ask.tolist()], np.int64)
+    chi = np.array([int(held.hi[at[d]]) if d in at else 0 for d in at_ask.tolist()], np.int64)
+    k = np.searchsorted(at_ask, stored.ds)
+    stored = stored.take(~((stored.t >= clo[k]) & (stored.t <= chi[k])))
+    both = Rows(*(np.concatenate((getattr(frame, c), getattr(stored, c)))
+                  for c in ("ds", "t", "v", "f")))
+    return both.take(np.lexsort((both.t, both.ds)))
+
+
+def _read_stored(cur, want: dict[int, tuple[int, int]]) -> Rows:
     if not want:
         e = np.zeros(0, np.int64)
         return Rows(e, e, np.zeros(0), np.zeros(0, np.uint8))
@@ -264,7 +366,7 @@ def _read(cur, plans: list[Plan]) -> Rows:
     lo = min(v[0] for v in want.values())
     hi = max(v[1] for v in want.values())
     # plain range filters (zone maps prune them); the per-datastream ranges are applied by
-    # each rule's slice, which costs less than joining a ranges table here
+    # the slices, which costs less than joining a ranges table here
     table = cur.execute("""
         SELECT datastream_id AS ds, epoch_us(phenomenon_time) AS t, result AS v,
                quality_flag AS f
@@ -284,6 +386,18 @@ def _station_times(rows: Rows, streams: dict[int, Stream]) -> tuple[np.ndarray, 
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     ids = np.array(sorted(streams), np.int64)
     things = np.array([streams[i].thing_id for i in ids.tolist()], np.int64)
+    present = rows.streams()
+    owner = things[np.searchsorted(ids, present)]
+    if len(np.unique(owner)) == len(owner):
+        # one datastream per station: its times are the station's, already distinct; only
+        # the blocks need the stations' order
+        first = np.searchsorted(rows.ds, present)
+        size = np.diff(np.r_[first, len(rows)])
+        order = np.argsort(owner, kind="stable")
+        if (np.diff(owner) > 0).all():
+            return np.repeat(owner, size), rows.t
+        idx = np.concatenate([np.arange(first[k], first[k] + size[k]) for k in order.tolist()])
+        return np.repeat(owner[order], size[order]), rows.t[idx]
     thing = things[np.searchsorted(ids, rows.ds)]
     t0 = int(rows.t.min())
     span = int(rows.t.max()) - t0 + 1
@@ -295,15 +409,37 @@ def _station_times(rows: Rows, streams: dict[int, Stream]) -> tuple[np.ndarray, 
     return dense_ids[key // span], key % span + t0
 
 
-def _slice(frame: Rows, read: dict[int, tuple[int, int]]) -> Rows:
+def _slice(frame: Rows, read: dict[int, tuple[int, int]],
+           cache: dict[bytes, Rows] | None = None) -> Rows:
+    """The rows of `frame` in the per-datastream ranges of `read` (the same object for the
+    same rows, through `cache`)."""
     if not read or len(frame) == 0:
         return frame.take(np.zeros(len(frame), bool))
     ids = np.array(sorted(read), np.int64)
     lo = np.array([read[i][0] for i in ids.tolist()], np.int64)
     hi = np.array([read[i][1] for i in ids.tolist()], np.int64)
-    at = np.clip(np.searchsorted(ids, frame.ds), 0, len(ids) - 1)
-    mask = (ids[at] == frame.ds) & (frame.t >= lo[at]) & (frame.t <= hi[at])
-    return frame.take(mask)
+    # per datastream block of the frame (sorted by ds, t): rows [a, b) in range [lo, hi]
+    first = np.searchsorted(frame.ds, ids, side="left")
+    last = np.searchsorted(frame.ds, ids, side="right")
+    a = np.empty(len(ids), np.int64)
+    b = np.empty(len(ids), np.int64)
+    for k, (s, e) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
+        t = frame.t[s:e]
+        a[k] = s + np.searchsorted(t, lo[k], side="left")
+        b[k] = s + np.searchsorted(t, hi[k], side="right")
+    size = np.maximum(b - a, 0)
+    if int(size.sum()) == len(frame):
+        return frame  # every row is wanted (blocks cannot overlap)
+    keep = size > 0
+    a, size = a[keep], size[keep]
+    key = a.tobytes() + size.tobytes()
+    if cache is not None and key in cache:
+        return cache[key]
+    idx = np.repeat(a - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(int(size.sum()))
+    out = Rows(frame.ds[idx], frame.t[idx], frame.v[idx], frame.f[idx])
+    if cache is not None:
+        cache[key] = out
+    return out
 
 
 def _within(pts: Points, ranges: dict[int, tuple[int, int]]) -> Points:

@@ -27,6 +27,19 @@ def _km(lon1, lat1, lon2, lat2) -> np.ndarray:
     return 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
+def _places(lon: np.ndarray, lat: np.ndarray, new: list) -> tuple:
+    """Alerts sit at few places (their stations): a place index per stored alert then per new
+    one, and the distances between places computed once, as _km computes them."""
+    lon = np.r_[lon, [n[0] for n in new]]
+    lat = np.r_[lat, [n[1] for n in new]]
+    key = np.nan_to_num(np.stack((lon, lat), axis=1), nan=1e9)
+    _u, at, place = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    if len(at) > 2000:
+        return None, None
+    x, y = lon[at], lat[at]
+    return place.reshape(-1), _km(x[:, None], y[:, None], x[None, :], y[None, :])
+
+
 def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
     """Incident id for each new alert (lon, lat, start us, last us), creating incidents."""
     if not new:
@@ -52,12 +65,17 @@ def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
         inc[k], lon[k], lat[k], start[k], last[k] = r[0], r[1], r[2], r[3], r[4]
     first = {r[0]: r[5] for r in rows}
     n = len(rows)
+    place, dist = _places(lon[:n], lat[:n], new)
+    at = place[:size].copy() if place is not None else None  # place of each placed alert
     out = np.zeros(len(new), np.int64)
     provisional = 0
     for i in sorted(range(len(new)), key=lambda j: (new[j][2], j)):
         x, y, s, e = new[i]
-        near = np.flatnonzero((start[:n] <= e + gap) & (last[:n] >= s - gap)
-                              & (_km(lon[:n], lat[:n], x, y) <= KM))
+        near = np.flatnonzero((start[:n] <= e + gap) & (last[:n] >= s - gap))
+        if dist is None:
+            near = near[_km(lon[near], lat[near], x, y) <= KM]
+        else:
+            near = near[dist[at[near], place[len(rows) + i]] <= KM]
         open_ = [int(c) for c in np.unique(inc[near])
                  if first[int(c)] >= s - MAX_DAYS * 24 * HOUR_US]
         if open_:
@@ -70,6 +88,8 @@ def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
         first[chosen] = min(first[chosen], s)
         out[i] = chosen
         inc[n], lon[n], lat[n], start[n], last[n] = chosen, x, y, s, e
+        if at is not None:
+            at[n] = place[len(rows) + i]
         n += 1
     if provisional:
         made = [r[0] for r in cur.execute(

@@ -19,7 +19,7 @@ several chunks compare equal.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
 
@@ -43,6 +43,7 @@ class Rows:
     t: np.ndarray
     v: np.ndarray
     f: np.ndarray
+    memo: dict = field(default_factory=dict, repr=False, compare=False)  # windows, sums
 
     def take(self, mask: np.ndarray) -> Rows:
         return Rows(self.ds[mask], self.t[mask], self.v[mask], self.f[mask])
@@ -94,7 +95,8 @@ def reach(rule: Rule, stream: Stream) -> tuple[int, int, int]:
 
 
 def points(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
-    """Evaluation points of a datastream rule over `rows` (silence has its own function)."""
+    """Evaluation points of a datastream rule over `rows` (silence has its own function).
+    alerts.sparse.points gives the same episodes from far fewer points."""
     if len(rows) == 0:
         return _empty()
     fn = {"threshold": _threshold, "aqi": _aqi, "rate_of_change": _rate_of_change,
@@ -219,6 +221,7 @@ def _threshold(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
     return Points(rows.ds[ok], rows.t[ok], mean[ok], limit[ok], sev[ok].astype(np.int8), detail)
 
 
+@lru_cache(maxsize=256)
 def _aqi_window_us(prop: str) -> int:
     """The longest averaging any AQI standard uses for a pollutant (so reach is enough)."""
     hours = [window_hours(avg) for std in standards().values()

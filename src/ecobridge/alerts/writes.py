@@ -14,6 +14,7 @@ import pyarrow as pa
 from ecobridge.alerts import incidents
 from ecobridge.alerts.models import HOUR_US, SEVERITIES, Rule
 from ecobridge.alerts.rules import EPOCH, Stream
+from ecobridge.store import int_array
 
 _TS = pa.timestamp("us", tz="UTC")
 UNITS = {"silence": "h", "qc_burst": "observations", "anomaly": "z", "aqi": "AQI"}
@@ -27,19 +28,25 @@ def _day(us: int) -> date:
     return EPOCH + timedelta(days=us // (24 * HOUR_US))
 
 
-def _detail(rule: Rule, ep, base: dict, stream: Stream) -> dict:
+def _detail(rule: Rule, ep, base: dict, stream: Stream, limits: dict) -> dict:
     out = {"rule": rule.name, "kind": rule.kind, **base}
     if rule.kind == "threshold" and isinstance(rule.params["limit"], str):
         from ecobridge.air.standards import limit_for, who_guideline
 
         avg = rule.params["averaging"]
-        try:
-            lim = (who_guideline(stream.prop, avg, rule.params.get("level", "AQG"))
-                   if rule.params["limit"] == "who" else
-                   limit_for(stream.country, stream.prop, avg, _day(ep.peak_at),
-                             level=rule.params.get("level")))
-        except Exception:
-            lim = None
+        who = rule.params["limit"] == "who"
+        # alerts of one evaluation share few (limit, country, property, day): look each up once
+        key = (who, stream.prop, avg, rule.params.get("level"),
+               None if who else stream.country, None if who else _day(ep.peak_at))
+        if key not in limits:
+            try:
+                limits[key] = (who_guideline(stream.prop, avg, rule.params.get("level", "AQG"))
+                               if who else
+                               limit_for(stream.country, stream.prop, avg, _day(ep.peak_at),
+                                         level=rule.params.get("level")))
+            except Exception:
+                limits[key] = None
+        lim = limits[key]
         if lim is not None:
             out["standard"] = f"{lim.document} {lim.clause}".strip()
             out["level"] = lim.level
@@ -65,26 +72,15 @@ def write(cur, w, streams: dict[int, Stream]) -> dict:
     events: list[tuple[int, int, str, str, str]] = []  # alert, dataset, kind, severity, status
     if w.new:
         _insert_new(cur, w.new, streams, by_thing, events)
-    for a, ep, kinds in w.updates:
-        manual = a[6] == "manual"
-        status, resolution = _status(ep, manual, a[11])
-        severity = SEVERITIES[ep.sev]
-        cur.execute(
-            "UPDATE alerts SET status = ?, resolution = ?, severity = ?,"
-            " started_at = make_timestamptz(?), last_seen_at = make_timestamptz(?),"
-            " ended_at = make_timestamptz(?), points = ?, peak_value = ?,"
-            " peak_at = make_timestamptz(?), last_value = ?, threshold = ?,"
-            " version = version + 1, updated_at = now() WHERE id = ?",
-            [status, resolution, severity, ep.start, ep.last, ep.ended, ep.count,
-             _num(ep.peak), ep.peak_at, _num(ep.last_value), _num(ep.limit), a[3]])
-        dataset = cur.execute("SELECT dataset_id FROM alerts WHERE id = ?", [a[3]]).fetchone()[0]
-        events.extend((a[3], dataset, k, severity, status) for k in kinds)
-    for a in w.retracted:
-        row = cur.execute(
+    if w.updates:
+        _update(cur, w.updates, events)
+    if w.retracted:
+        dataset = dict(cur.execute(
             "UPDATE alerts SET status = 'resolved', resolution = 'retracted',"
-            " version = version + 1, updated_at = now() WHERE id = ? RETURNING dataset_id",
-            [a[3]]).fetchone()
-        events.append((a[3], row[0], "retracted", a[4], "resolved"))
+            " version = version + 1, updated_at = now()"
+            " WHERE id IN (SELECT unnest(?::BIGINT[])) RETURNING id, dataset_id",
+            [int_array([a[3] for a in w.retracted])]).fetchall())
+        events.extend((a[3], dataset[a[3]], "retracted", a[4], "resolved") for a in w.retracted)
     event_ids = _insert_events(cur, events)
     delivered = 0
     if event_ids:
@@ -93,6 +89,38 @@ def write(cur, w, streams: dict[int, Stream]) -> dict:
         delivered = match_events(cur, event_ids)
     return {"opened": len(w.new), "updated": len(w.updates), "retracted": len(w.retracted),
             "events": len(events), "outbox": delivered}
+
+
+def _update(cur, updates: list, events: list) -> None:
+    """Re-derived alerts, in one statement (events in the order of `updates`)."""
+    cols: dict[str, list] = {k: [] for k in (
+        "id", "status", "resolution", "severity", "started_at", "last_seen_at", "ended_at",
+        "points", "peak_value", "peak_at", "last_value", "threshold")}
+    for a, ep, _kinds in updates:
+        status, resolution = _status(ep, a[6] == "manual", a[11])
+        values = (a[3], status, resolution, SEVERITIES[ep.sev], ep.start, ep.last, ep.ended,
+                  ep.count, _num(ep.peak), ep.peak_at, _num(ep.last_value), _num(ep.limit))
+        for k, v in zip(cols, values, strict=True):
+            cols[k].append(v)
+    stamps = ("started_at", "last_seen_at", "ended_at", "peak_at")
+    table = pa.table({k: pa.array(v, _TS) if k in stamps else
+                      pa.array(v, pa.float64()) if k in ("peak_value", "last_value", "threshold")
+                      else pa.array(v) for k, v in cols.items()})
+    cur.register("__eb_upd_alerts", table)
+    try:
+        dataset = dict(cur.execute(
+            "UPDATE alerts SET status = u.status, resolution = u.resolution,"
+            " severity = u.severity, started_at = u.started_at, last_seen_at = u.last_seen_at,"
+            " ended_at = u.ended_at, points = u.points, peak_value = u.peak_value,"
+            " peak_at = u.peak_at, last_value = u.last_value, threshold = u.threshold,"
+            " version = alerts.version + 1, updated_at = now()"
+            " FROM __eb_upd_alerts u WHERE alerts.id = u.id"
+            " RETURNING alerts.id, alerts.dataset_id").fetchall())
+    finally:
+        cur.unregister("__eb_upd_alerts")
+    for i, (a, _ep, kinds) in enumerate(updates):
+        events.extend((a[3], dataset[a[3]], k, cols["severity"][i], cols["status"][i])
+                      for k in kinds)
 
 
 def _num(x: float) -> float | None:
@@ -111,6 +139,7 @@ def _insert_new(cur, new: list, streams, by_thing, events: list) -> None:
         "incident_id", "status", "resolution", "severity", "started_at", "last_seen_at",
         "ended_at", "points", "peak_value", "peak_at", "last_value", "threshold", "unit",
         "detail", "lon", "lat")}
+    limits: dict = {}
     for i, (rule, ep, base, s) in enumerate(infos):
         status, resolution = _status(ep, False, False)
         silence = rule.kind == "silence"
@@ -119,7 +148,7 @@ def _insert_new(cur, new: list, streams, by_thing, events: list) -> None:
                   SEVERITIES[ep.sev], ep.start, ep.last, ep.ended, ep.count, _num(ep.peak),
                   ep.peak_at, _num(ep.last_value), _num(ep.limit),
                   UNITS.get(rule.kind, s.unit),
-                  json.dumps(_detail(rule, ep, base, s), ensure_ascii=False), s.lon, s.lat)
+                  json.dumps(_detail(rule, ep, base, s, limits), ensure_ascii=False), s.lon, s.lat)
         for k, v in zip(cols, values, strict=True):
             cols[k].append(v)
         events.append((ids[i], s.dataset_id, "opened", SEVERITIES[ep.sev], status))

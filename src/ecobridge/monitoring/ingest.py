@@ -14,13 +14,15 @@ import json
 import threading
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
-from ecobridge.alerts.evaluate import evaluate_ingest
+from ecobridge.alerts.evaluate import evaluate_ingest, has_rules
 from ecobridge.catalog.service import resolve_dataset_id
 from ecobridge.errors import EcobridgeError, InvalidInput
 from ecobridge.governance import SYSTEM, Principal, require_write
 from ecobridge.monitoring.mapping import KINDS, Mapping, check_timezone, load_mapping
+from ecobridge.monitoring.merge import keep_series
 from ecobridge.monitoring.report import Counts, IngestReport, load_report, write_rejects
 from ecobridge.monitoring.sources import check_file, cleanup, file_format, open_table
 
@@ -54,11 +56,15 @@ def ingest_file(store, path: str | Path, *, dataset: str | int, principal: Princ
                 [dataset_id, kind, name, digest, json.dumps(spec.source) if spec.source else None,
                  principal.user_id]).fetchone()[0]
             scratch.mkdir(parents=True)
-            with _Ticker(cur, progress, path.stat().st_size) as ticker:
+            keep = kind == "observations" and has_rules(cur)
+            with _Ticker(cur, progress, path.stat().st_size) as ticker, \
+                    keep_series(run_id) if keep else nullcontext([]) as held:
                 counts = _dispatch(cur, kind, path, spec, zone, name, dataset_id, run_id,
                                    scratch, ticker.step)
-            # alerts on what this run changed, committed with the data (docs/alerts.md)
-            evaluate_ingest(cur, dataset_id=dataset_id, run_id=run_id, kind=kind)
+            # alerts on what this run changed, committed with the data (docs/alerts.md); the
+            # merged rows are handed over rather than read back
+            evaluate_ingest(cur, dataset_id=dataset_id, run_id=run_id, kind=kind,
+                            held=held[0] if len(held) == 1 else None)
             _finish(cur, run_id, counts)
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt | SystemExit):

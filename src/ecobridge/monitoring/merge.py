@@ -14,6 +14,8 @@ look at. Only stored rows in that range are re-flagged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +27,7 @@ from ecobridge.monitoring.report import Counts
 
 INSERT_CHUNK = 1 << 21
 _UTC_US = pa.timestamp("us", tz="UTC")
+_KEEP: dict[int, list[Series]] = {}  # run id -> what its merges left, while the run keeps them
 
 
 @dataclass
@@ -36,6 +39,34 @@ class Rows:
     v: np.ndarray
     rn: np.ndarray
     pos: np.ndarray  # position in the parsed stream, which quarantine uses to find raw fields
+
+
+@dataclass
+class Series:
+    """What a merge left stored, in memory, for the alert evaluator (alerts.evaluate): rows
+    sorted by (datastream, time) with their stored values and flags. Per datastream `ids`, the
+    rows are every stored row in [lo, hi] (int64 min/max: unbounded); `touched` is the time
+    range of the rows the run inserted or changed (what its ingest_run_id marks)."""
+
+    ds: np.ndarray
+    t: np.ndarray
+    v: np.ndarray
+    f: np.ndarray
+    ids: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    touched: dict[int, tuple[int, int]]
+
+
+@contextmanager
+def keep_series(run_id: int) -> Iterator[list[Series]]:
+    """Collect the Series of the merges of a run (the ingest hands them to the evaluator
+    instead of it reading the rows back)."""
+    _KEEP[run_id] = kept = []
+    try:
+        yield kept
+    finally:
+        _KEEP.pop(run_id, None)
 
 
 @dataclass
@@ -93,14 +124,45 @@ def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.Qc
         counts.rows_updated = int(state["updated"].sum())
         counts.rows_unchanged = int(state["unchanged"].sum())
         counts.rows_reflagged = int(reflag.sum())
+        state["reflag"] = reflag
         _update(cur, ds_of_g, g, v, flags, tests, ctx["id"], state["ctx_index"],
                 state["updated"], reflag, run_id)
     first_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM observations").fetchone()[0]
     _insert(cur, ds_of_g, g, t, v, flags, tests, inserted, first_id, run_id)
     _datastreams(cur, ds_of_g, g, t, v, flags, series, inserted, accepted, ctx["open_end"])
     received = np.bincount(g[accepted], minlength=len(ds_of_g)) > 0
+    if run_id in _KEEP:
+        _KEEP[run_id].append(_series(ds_of_g, g, t, v, flags, inserted, state, ctx))
     dup_of = rn[first_new[duplicate]] if first_new is not None else np.zeros(0, np.int64)
     return Merged(counts, pos[duplicate], rn[duplicate], dup_of, received)
+
+
+def _series(ds_of_g, g, t, v, flags, inserted, state, ctx) -> Series:
+    n_groups = len(ds_of_g)
+    if state is None:
+        keep, f, changed = inserted, flags, inserted
+    else:
+        keep = inserted | (state["ctx_index"] >= 0)
+        rewritten = inserted | state["updated"] | state["reflag"]
+        f = np.where(rewritten, flags, ctx["flag"][np.maximum(state["ctx_index"], 0)])
+        changed = inserted | state["updated"]
+    every = bool(keep.all())
+    lo = np.full(n_groups, np.iinfo(np.int64).min)
+    hi = np.full(n_groups, np.iinfo(np.int64).max)
+    if len(ctx["t"]):
+        held_lo, held_hi = hi.copy(), lo.copy()
+        np.minimum.at(held_lo, ctx["g"], ctx["t"])
+        np.maximum.at(held_hi, ctx["g"], ctx["t"])
+        lo = np.where(ctx["open_start"], lo, held_lo)
+        hi = np.where(ctx["open_end"], hi, held_hi)
+    at = np.flatnonzero(changed)
+    starts = np.flatnonzero(np.r_[True, g[at][1:] != g[at][:-1]]) if len(at) else at
+    ends = np.r_[starts[1:], len(at)] - 1
+    touched = dict(zip(ds_of_g[g[at[starts]]].tolist(),
+                       zip(t[at[starts]].tolist(), t[at[ends]].tolist(), strict=True),
+                       strict=True))
+    return Series(ds_of_g[g] if every else ds_of_g[g[keep]], t if every else t[keep],
+                  v if every else v[keep], f if every else f[keep], ds_of_g, lo, hi, touched)
 
 
 def _against_store(ctx: dict, order, src, same, run_start, v) -> dict:
@@ -157,7 +219,7 @@ def _context(cur, rows: Rows, ds_of_g: np.ndarray, configs: list[qc.QcConfig]) -
     empty = {"g": np.zeros(0, np.int32), "t": np.zeros(0, np.int64), "v": np.zeros(0),
              "id": np.zeros(0, np.int64), "flag": np.zeros(0, np.uint8),
              "tests": np.zeros(0, np.uint16), "updatable": np.zeros(0, bool),
-             "open_end": np.ones(n_groups, bool)}
+             "open_end": np.ones(n_groups, bool), "open_start": np.ones(n_groups, bool)}
     if n_groups == 0:
         return empty
     held = cur.execute("SELECT id FROM datastreams WHERE observation_count > 0"
@@ -183,6 +245,9 @@ def _context(cur, rows: Rows, ds_of_g: np.ndarray, configs: list[qc.QcConfig]) -
     ends = np.ones(n_groups, bool)
     ends[out["g"]] = table.column("open").to_numpy(zero_copy_only=False)
     out["open_end"] = ends
+    starts = np.ones(n_groups, bool)
+    starts[out["g"]] = table.column("open_start").to_numpy(zero_copy_only=False)
+    out["open_start"] = starts
     return out
 
 
@@ -204,7 +269,7 @@ _CONTEXT_SQL = f"""
     WITH {_LIMITS}
     SELECT o.g, o.t, o.v, o.id, o.flag, o.tests,
            (o.t >= coalesce(lim.a, o.t) AND (lim.hi IS NULL OR o.t < lim.hi)) AS updatable,
-           lim.hi IS NULL AS open
+           lim.hi IS NULL AS open, lim.lo IS NULL AS open_start
     FROM o JOIN lim USING (g)
     WHERE (lim.lo IS NULL OR o.t >= lim.lo) AND (lim.hi IS NULL OR o.t <= lim.hi)
 """
