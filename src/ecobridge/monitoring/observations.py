@@ -10,6 +10,10 @@
    (multiply, add), and hands the rest to `merge.merge_and_write`.
 4. Rejected rows are written to the quarantine in one SQL statement that re-reads their raw
    fields from the file, so nothing of a rejected row is lost.
+
+A regular long CSV takes one pass instead of 1 and 2: pyarrow streams it in batches and the same
+SQL classifies each batch in memory (`csv_arrow.scan`); a file pyarrow will not read (short or
+long rows, bad bytes) goes through DuckDB's `read_csv` as above.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ecobridge.errors import InvalidInput
+from ecobridge.monitoring import csv_arrow
 from ecobridge.monitoring.mapping import Mapping
 from ecobridge.monitoring.merge import Rows, merge_and_write
 from ecobridge.monitoring.properties import datastream_ids, load_properties
@@ -155,7 +160,9 @@ def rows_sql(rel: Relation, mapping: Mapping, zone: str | None) -> tuple[str, li
 
 
 def _time_sql(kind: str, fmt: str | None, zone: str | None) -> tuple[str, list, str, list]:
-    """(time expression, its params, problem-code expression, its params) over raw `tr`."""
+    """(time expression, its params, problem-code expression, its params) over raw `tr`.
+
+    The codes test `t IS NOT NULL` first: a parsed time is never blank, and most rows parse."""
     if kind.startswith("TIMESTAMP WITH TIME ZONE"):
         return "tr", [], f"CASE WHEN tr IS NULL THEN {T_MISSING} ELSE 0 END", []
     if kind.startswith(("TIMESTAMP", "DATE")):
@@ -168,8 +175,8 @@ def _time_sql(kind: str, fmt: str | None, zone: str | None) -> tuple[str, list, 
     missing = f"tr IS NULL OR trim({text}) = ''"
     if fmt and ("%z" in fmt or "%Z" in fmt):
         return (f"try_strptime({text}, ?)", [fmt],
-                f"CASE WHEN {missing} THEN {T_MISSING} WHEN t IS NULL THEN {T_BAD} ELSE 0 END",
-                [])
+                f"CASE WHEN t IS NOT NULL THEN 0 WHEN {missing} THEN {T_MISSING} ELSE {T_BAD}"
+                " END", [])
     if fmt:
         naive, naive_params = f"try_strptime({text}, ?)", [fmt]
         offset, offset_params = "false", []
@@ -183,11 +190,12 @@ def _time_sql(kind: str, fmt: str | None, zone: str | None) -> tuple[str, list, 
     aware_params = [NO_SECONDS_RE]
     if zone is None:
         return (f"CASE WHEN {offset} THEN {aware} END", offset_params + aware_params,
-                f"CASE WHEN {missing} THEN {T_MISSING} WHEN t IS NOT NULL THEN 0"
+                f"CASE WHEN t IS NOT NULL THEN 0 WHEN {missing} THEN {T_MISSING}"
                 f" WHEN {naive} IS NOT NULL THEN {T_NAIVE} ELSE {T_BAD} END", naive_params)
     return (f"CASE WHEN {offset} THEN {aware} ELSE timezone(?, {naive}) END",
             offset_params + aware_params + [zone] + naive_params,
-            f"CASE WHEN {missing} THEN {T_MISSING} WHEN t IS NULL THEN {T_BAD} ELSE 0 END", [])
+            f"CASE WHEN t IS NOT NULL THEN 0 WHEN {missing} THEN {T_MISSING} ELSE {T_BAD} END",
+            [])
 
 
 def _value_sql(kind: str, mapping: Mapping) -> tuple[str, list, str, list]:
@@ -198,9 +206,30 @@ def _value_sql(kind: str, mapping: Mapping) -> tuple[str, list, str, list]:
                 f" WHEN v IS NULL OR NOT isfinite(v) THEN {V_BAD} ELSE 0 END", [])
     text = "replace(trim(vr), ',', '.')" if mapping.decimal == "," else "trim(vr)"
     na = list(mapping.na_values)
+    missing = "vr IS NULL OR trim(vr) = ''" + (" OR list_contains(?, trim(vr))" if na else "")
+    params = [na] if na else []
+    if any(_numeric(x, mapping.decimal) for x in na):  # "-999": a number may still be missing
+        return (f"TRY_CAST({text} AS DOUBLE)", [],
+                f"CASE WHEN {missing} THEN {V_MISSING}"
+                f" WHEN v IS NULL OR NOT isfinite(v) THEN {V_BAD} ELSE 0 END", params)
+    # a finite number is neither blank nor a (non-numeric) missing marker: the common row is
+    # decided by its first test
     return (f"TRY_CAST({text} AS DOUBLE)", [],
-            f"CASE WHEN vr IS NULL OR trim(vr) = '' OR list_contains(?, trim(vr)) THEN {V_MISSING}"
-            f" WHEN v IS NULL OR NOT isfinite(v) THEN {V_BAD} ELSE 0 END", [na])
+            f"CASE WHEN v IS NOT NULL AND isfinite(v) THEN 0 WHEN {missing} THEN {V_MISSING}"
+            f" ELSE {V_BAD} END", params)
+
+
+def _numeric(text: str, decimal: str) -> bool:
+    """Might DuckDB read this missing-value marker as a number? Anything with a digit, or that
+    Python's float reads ("nan", "inf"), counts: DuckDB's DOUBLE cast reads no other text."""
+    text = text.strip()
+    if decimal == ",":
+        text = text.replace(",", ".")
+    try:
+        float(text)
+    except ValueError:
+        return any(c.isdigit() for c in text)
+    return True
 
 
 @dataclass
@@ -338,20 +367,46 @@ def _fetch_rows(cur, sql: str, params: list, keys: Keys, name: str,
     return out
 
 
+def _scanned_rows(scanned: csv_arrow.Scanned, keys: Keys) -> dict[str, np.ndarray]:
+    """The rows of a streamed CSV as `_fetch_rows` gives them, once the keys are resolved."""
+    ki = [pc.index_in(pa.array(k), value_set=keys.hashes).to_numpy(zero_copy_only=False)
+          for k in scanned.k]
+    scanned.k = []
+    out = {"ki": np.concatenate(ki).astype(np.int32, copy=False) if ki else np.empty(0, np.int32)}
+    del ki
+    for name, dtype in (("t", np.int64), ("v", np.float64), ("code", np.uint8)):
+        parts = getattr(scanned, name)
+        setattr(scanned, name, [])
+        out[name] = np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype)
+        del parts
+    return out
+
+
 def ingest_observations(cur, *, dataset_id: int, run_id: int, table: Table, mapping: Mapping,
                         zone: str | None, step=lambda fraction: None) -> Counts:
     rel = build_relation(table, mapping)
-    sql, params = keys_sql(rel)
-    try:
-        key_rows = cur.execute(sql, params).fetchall()
-    except duckdb.Error as exc:
-        raise csv_error(exc, table.name) from None
+    scanned = None
+    if table.csv is not None and not rel.wide_columns:
+        scanned = csv_arrow.scan(cur, table, rel, keys_sql,
+                                 lambda r: rows_sql(r, mapping, zone), step)
+    if scanned is not None:
+        key_rows = scanned.key_rows
+    else:
+        sql, params = keys_sql(rel)
+        try:
+            key_rows = cur.execute(sql, params).fetchall()
+        except duckdb.Error as exc:
+            raise csv_error(exc, table.name) from None
     if not key_rows:
         raise InvalidInput("file has no data rows", file=table.name)
-    step(0.3)
+    if scanned is None:
+        step(0.3)
     keys = resolve_keys(cur, dataset_id, key_rows, mapping)
-    sql, params = rows_sql(rel, mapping, zone)
-    cols = _fetch_rows(cur, sql, params, keys, table.name, rel.row_number is not None)
+    if scanned is not None:
+        cols = _scanned_rows(scanned, keys)
+    else:
+        sql, params = rows_sql(rel, mapping, zone)
+        cols = _fetch_rows(cur, sql, params, keys, table.name, rel.row_number is not None)
     step(0.7)
     n = len(cols["t"])
     pos = np.arange(1, n + 1, dtype=np.int64)

@@ -65,6 +65,7 @@ class Table:
     columns: dict[str, str]
     row_number: str | None = None  # SQL for 1-based file row numbers when not positional
     exprs: dict[str, tuple[str, list]] = field(default_factory=dict)  # field -> (sql, params)
+    csv: dict | None = None  # a CSV's path, delimiter, quote and skip, for other readers
 
     def column_for(self, name: str) -> str | None:
         """The file's column called `name`, matched without regard to case."""
@@ -111,7 +112,9 @@ def _csv(conn, path: Path, mapping: Mapping, name: str, scratch: Path) -> Table:
     params = [str(path), columns, delimiter, quote, quote, mapping.skip]
     # An empty body and bad bytes show up in the first full pass (csv_error), not here: a
     # separate counting pass would read a large file once more.
-    return Table(name, "csv", relation, params, columns)
+    return Table(name, "csv", relation, params, columns,
+                 csv={"path": str(path), "delimiter": delimiter, "quote": quote,
+                      "skip": mapping.skip})
 
 
 def read_header(path: Path, name: str, delimiter: str, quote: str, skip: int) -> list[str]:
