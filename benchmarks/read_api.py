@@ -198,19 +198,24 @@ def through_http(home: Path, cases: list[tuple[int, datetime]], warmup: int,
         server.wait(timeout=30)
 
 
-def emit(figure: str, value: float, **extra) -> None:
-    print(json.dumps({"benchmark": "read_api", "figure": figure, "value": round(value, 3),
+def emit(figure: str, value: float, benchmark: str = "read_api", **extra) -> None:
+    print(json.dumps({"benchmark": benchmark, "figure": figure, "value": round(value, 3),
                       **extra}), flush=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def store_arguments(description: str) -> argparse.Namespace:
+    """The options of the benchmarks that read the 50 M-observation store."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--streams", type=int, default=2000)
     ap.add_argument("--hours", type=int, default=25_000)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--warmup", type=int, default=20)
     ap.add_argument("--home", type=Path, default=OUT)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def main() -> None:
+    args = store_arguments(__doc__.splitlines()[0])
     t = time.perf_counter()
     total = build(args.home, args.streams, args.hours)
     emit("store_observations", total, build_seconds=round(time.perf_counter() - t, 1),

@@ -16,8 +16,6 @@ per figure. Target: SensorThings median / REST median < 1.5.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import subprocess
 import sys
@@ -93,18 +91,11 @@ def measure(base: str, cases: list[tuple[int, datetime]], warmup: int) -> dict[s
 
 
 def emit(figure: str, value: float, **extra) -> None:
-    print(json.dumps({"benchmark": "sta_vs_rest", "figure": figure, "value": round(value, 3),
-                      **extra}), flush=True)
+    read_api.emit(figure, value, benchmark="sta_vs_rest", **extra)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--streams", type=int, default=2000)
-    ap.add_argument("--hours", type=int, default=25_000)
-    ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--warmup", type=int, default=20)
-    ap.add_argument("--home", type=Path, default=read_api.OUT)
-    args = ap.parse_args()
+    args = read_api.store_arguments(__doc__.splitlines()[0])
     t = time.perf_counter()
     total = read_api.build(args.home, args.streams, args.hours)
     emit("store_observations", total, build_seconds=round(time.perf_counter() - t, 1),

@@ -9,21 +9,14 @@ import frost_sta_client as fsc
 import httpx
 import pytest
 from serving import serve
-from sta.world import ROWS
-
-from ecobridge.config import Settings
-from ecobridge.store import open_store
+from sta.world import world_store
 
 SERIES = 437          # observations added to datastream 1: several pages at $top=50
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    settings = Settings(home=tmp_path_factory.mktemp("frost-read") / "home", memory_limit="1GB",
-                        threads=2)
-    store = open_store(settings)
-    for sql in ROWS:
-        store.execute(sql)
+    settings, store = world_store(tmp_path_factory, "frost-read")
     store.execute(
         "INSERT INTO observations (id, datastream_id, phenomenon_time, result, quality_flag)"
         " SELECT 100 + i, 1, TIMESTAMPTZ '2024-02-01 00:00:00+00' + to_hours(i), i * 0.5, 1"

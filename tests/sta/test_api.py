@@ -12,25 +12,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ecobridge.api.app import create_app
-from ecobridge.config import Settings
 from ecobridge.governance.policy import ANONYMOUS
 from ecobridge.monitoring.sta import service
 from ecobridge.monitoring.sta.model import ENTITY_SETS
 from ecobridge.monitoring.sta.responses import READ_CONFORMANCE, WRITE_CONFORMANCE
-from ecobridge.store import open_store
 
-from .world import ROWS
+from .world import world_store
 
 ROOT = "http://testserver/sta/v1.1"
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    settings = Settings(home=tmp_path_factory.mktemp("sta-api") / "home", memory_limit="1GB",
-                        threads=2)
-    store = open_store(settings)
-    for sql in ROWS:
-        store.execute(sql)
+    settings, store = world_store(tmp_path_factory, "sta-api")
     # a second, longer series on datastream 2 with repeated times and nulls, for paging
     store.execute(
         "INSERT INTO observations (id, datastream_id, phenomenon_time, result, quality_flag)"

@@ -3,10 +3,12 @@ one and a public but sensitive one, with things, locations, datastreams and obse
 
 from __future__ import annotations
 
+from ecobridge.config import Settings
 from ecobridge.governance.policy import ANONYMOUS, SYSTEM, Principal
 from ecobridge.monitoring.sta.access import visibility
 from ecobridge.monitoring.sta.path import parse_path
 from ecobridge.monitoring.sta.query import parse_query
+from ecobridge.store import open_store
 from ecobridge.store.sta_sql import compile_query, fetch
 
 ROWS = [
@@ -78,3 +80,13 @@ def rows(store, path: str, principal=ANONYMOUS, **options: str) -> list[dict]:
     query = parse_query({f"${k}": v for k, v in options.items()}, parsed.entity_set)
     found, _, _ = fetch(store, compile_query(parsed, query, visibility=visibility(principal)))
     return found
+
+
+def world_store(tmp_path_factory, name: str):
+    """(settings, store): a new deployment in a temporary home holding the world's ROWS."""
+    settings = Settings(home=tmp_path_factory.mktemp(name) / "home", memory_limit="1GB",
+                        threads=2)
+    store = open_store(settings)
+    for sql in ROWS:
+        store.execute(sql)
+    return settings, store

@@ -349,22 +349,32 @@ def set_locations(cur, thing_id: int, location_ids: list[int]) -> None:
         cur.execute("INSERT INTO historical_location_locations VALUES (?, ?)", [hist, loc])
 
 
-def create_location(w: Writer, body: dict, where: str, *, linked: bool = False) -> int:
-    inp.check_keys(body, {"name", "description", "encodingType", "location", "properties",
-                          "Things"}, where)
+def _create_placed(w: Writer, body: dict, where: str, *, entity: str, table: str,
+                   geometry: str, children: str, linked: bool) -> tuple[int, list]:
+    """Insert a Location or FeatureOfInterest (name, encoding, geometry, properties) and return
+    its id with the inline children to create. Nothing links it yet unless `linked` or it comes
+    with children, so only then is any publisher's right enough."""
+    inp.check_keys(body, {"name", "description", "encodingType", geometry, "properties",
+                          children}, where)
     name = inp.text(body.get("name"), inp.where(where, "name"), required=True)
     encoding = inp.text(body.get("encodingType"), inp.where(where, "encodingType"),
                         default="application/geo+json")
-    wkt = inp.geometry(body.get("location"), encoding, inp.where(where, "location"))
-    things = inp.entity_list(body.get("Things"), inp.where(where, "Things"))
-    if not linked and not things:
+    wkt = inp.geometry(body.get(geometry), encoding, inp.where(where, geometry))
+    items = inp.entity_list(body.get(children), inp.where(where, children))
+    if not linked and not items:
         w.publisher_anywhere()
-    loc = w.made("Locations", w.cur.execute(
-        "INSERT INTO locations (name, description, encoding_type, geom, properties)"
+    new_id = w.made(entity, w.cur.execute(
+        f"INSERT INTO {table} (name, description, encoding_type, geom, properties)"
         " VALUES (?, ?, ?, ST_GeomFromText(?), ?) RETURNING id",
         [name, inp.text(body.get("description"), inp.where(where, "description")), encoding,
          wkt, inp.json_object(body.get("properties"), inp.where(where, "properties"))]
     ).fetchone()[0])
+    return new_id, items
+
+
+def create_location(w: Writer, body: dict, where: str, *, linked: bool = False) -> int:
+    loc, things = _create_placed(w, body, where, entity="Locations", table="locations",
+                                 geometry="location", children="Things", linked=linked)
     for i, item in enumerate(things):
         tw = f"{inp.where(where, 'Things')}[{i}]"
         ref = inp.link_id(item, tw)
@@ -544,21 +554,9 @@ def _required(body: dict, key: str, where: str) -> Any:
 
 
 def create_feature(w: Writer, body: dict, where: str, *, linked: bool = False) -> int:
-    inp.check_keys(body, {"name", "description", "encodingType", "feature", "properties",
-                          "Observations"}, where)
-    name = inp.text(body.get("name"), inp.where(where, "name"), required=True)
-    encoding = inp.text(body.get("encodingType"), inp.where(where, "encodingType"),
-                        default="application/geo+json")
-    wkt = inp.geometry(body.get("feature"), encoding, inp.where(where, "feature"))
-    observations = inp.entity_list(body.get("Observations"), inp.where(where, "Observations"))
-    if not linked and not observations:
-        w.publisher_anywhere()
-    feature = w.made("FeaturesOfInterest", w.cur.execute(
-        "INSERT INTO features_of_interest (name, description, encoding_type, geom, properties)"
-        " VALUES (?, ?, ?, ST_GeomFromText(?), ?) RETURNING id",
-        [name, inp.text(body.get("description"), inp.where(where, "description")), encoding,
-         wkt, inp.json_object(body.get("properties"), inp.where(where, "properties"))]
-    ).fetchone()[0])
+    feature, observations = _create_placed(
+        w, body, where, entity="FeaturesOfInterest", table="features_of_interest",
+        geometry="feature", children="Observations", linked=linked)
     for i, item in enumerate(observations):
         item = dict(_new(item, f"{where}.Observations[{i}]"))
         item["FeatureOfInterest"] = {"@iot.id": feature}
