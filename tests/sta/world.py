@@ -62,6 +62,9 @@ ROWS = [
     " (4, 2, '2024-02-01T00:00:00Z', NULL, 3.5, 1, NULL, 2),"
     " (5, 2, '2024-02-02T00:00:00Z', NULL, NULL, 9, NULL, 2),"
     " (6, 3, '2024-03-01T00:00:00Z', NULL, 99.0, 1, NULL, 3)",
+    # what the observation writes keep beside the observations (migration 0006)
+    "INSERT INTO feature_datastreams SELECT DISTINCT feature_of_interest_id, datastream_id"
+    " FROM observations WHERE feature_of_interest_id IS NOT NULL",
 ]
 
 PARK_VIEWER = Principal(user_id=7, username="ranger", roles={2: "viewer"},

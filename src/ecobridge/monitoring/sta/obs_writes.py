@@ -325,8 +325,23 @@ def _attach(cur, rows: list[Pending]) -> None:
             " FROM __eb_sta_rows k WHERE observations.datastream_id = k.ds"
             " AND observations.phenomenon_time = k.t"
             " AND observations.datastream_id BETWEEN ? AND ?", [lo, hi])
+        cur.execute(
+            "INSERT INTO feature_datastreams SELECT DISTINCT k.foi, k.ds FROM __eb_sta_rows k"
+            " WHERE k.foi IS NOT NULL AND NOT EXISTS (SELECT 1 FROM feature_datastreams f"
+            " WHERE f.feature_of_interest_id = k.foi AND f.datastream_id = k.ds)")
     finally:
         cur.unregister("__eb_sta_rows")
+    # a posted row may have replaced one that named another feature
+    prune_feature_links(cur, sorted({p.datastream_id for p in rows}))
+
+
+def prune_feature_links(cur, datastream_ids: list[int]) -> None:
+    """Forget the (feature, datastream) links no observation of these datastreams holds any more."""
+    cur.execute(
+        "DELETE FROM feature_datastreams WHERE datastream_id IN (SELECT unnest(?)) AND NOT EXISTS"
+        " (SELECT 1 FROM observations o WHERE o.datastream_id = feature_datastreams.datastream_id"
+        " AND o.feature_of_interest_id = feature_datastreams.feature_of_interest_id)",
+        [datastream_ids])
 
 
 # -- deleting observations -------------------------------------------------------------------
@@ -339,6 +354,7 @@ def delete_observations(cur, where_sql: str, params: list) -> None:
         return
     cur.execute(f"DELETE FROM observations WHERE {where_sql}", params)
     refresh_summaries(cur, touched)
+    prune_feature_links(cur, touched)
 
 
 def refresh_summaries(cur, datastream_ids: list[int]) -> None:
