@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # MapLibre, ECharts and htmx from the npm registry, copied under web/static/vendor (not committed).
-$(VENDOR): web-assets/package.json web-assets/package-lock.json web-assets/vendor.py
+$(VENDOR): web-assets/package.json web-assets/package-lock.json web-assets/vendor.py \
+		web-assets/echarts-entry.js
 	cd web-assets && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	$(PY) web-assets/vendor.py
 	touch $(VENDOR)
@@ -28,7 +29,7 @@ demo: $(STAMP) $(VENDOR)
 test: $(STAMP) $(VENDOR)
 	scripts/ensure-chromium
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 bench: $(STAMP) $(VENDOR)
 	$(BIN)/python benchmarks/run_all.py

@@ -11,7 +11,9 @@ Builds the demo once into benchmarks/out/web_demo/ (`ecobridge demo`), serves it
      the chart container);
   4. the server's resident memory (VmRSS of the server process) after all of it.
 Each page is loaded `--repeat` times in a fresh browser context (nothing cached); the median is
-reported, with its ratio to the baseline's median. Targets: home and station chart under 1 s,
+reported, with its ratio to the baseline's median, and the medians of the page's own breakdown
+from its navigation start: the HTML's first byte (ttfb), DOMContentLoaded (dcl) and the moment
+the map or chart turned data-ready (ready). Targets: home and station chart under 1 s,
 server memory under 1 GiB.
 """
 
@@ -59,16 +61,33 @@ def _station(base: str) -> int:
     return best["thing_id"]
 
 
-def _timed(browser, url: str, ready: str | None) -> float:
+# In the page: when data-ready turned "true", in ms since the navigation started.
+READY_MARK = """new MutationObserver(() => {
+  if (!window.__ebReady && document.querySelector("[data-ready='true']")) {
+    window.__ebReady = performance.now();
+  }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-ready"]});"""
+BREAKDOWN = """() => {
+  const nav = performance.getEntriesByType("navigation")[0];
+  return {ttfb: nav.responseStart, dcl: nav.domContentLoadedEventEnd,
+          ready: window.__ebReady || null};
+}"""
+
+
+def _timed(browser, url: str, ready: str | None) -> tuple[float, dict]:
+    """Seconds from goto to the ready selector (or `load`), and the page's own breakdown in
+    seconds from its navigation start: first byte of the HTML, DOMContentLoaded, data ready."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_init_script(READY_MARK)
     page = context.new_page()
     started = time.perf_counter()
     page.goto(url, wait_until="load")
     if ready:
         page.wait_for_selector(ready, state="attached", timeout=30_000)
     seconds = time.perf_counter() - started
+    marks = {k: v / 1000 for k, v in page.evaluate(BREAKDOWN).items() if v is not None}
     context.close()
-    return seconds
+    return seconds, marks
 
 
 def main() -> None:
@@ -96,6 +115,7 @@ def main() -> None:
                  "station_chart_drawn": (f"{base}/stations/{station}?lang=en",
                                          "[data-ready='true']")}
         times: dict[str, list[float]] = {k: [] for k in pages}
+        marks: dict[str, list[dict]] = {k: [] for k in pages}
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=shutil.which("chromium"),
                                         headless=True, args=CHROMIUM_ARGS)
@@ -103,14 +123,20 @@ def main() -> None:
                 _timed(browser, url, ready)
             for _ in range(args.repeat):
                 for name, (url, ready) in pages.items():
-                    times[name].append(_timed(browser, url, ready))
+                    seconds, breakdown = _timed(browser, url, ready)
+                    times[name].append(seconds)
+                    marks[name].append(breakdown)
             browser.close()
         base_median = statistics.median(times["baseline_login"])
         for name, values in times.items():
             median = statistics.median(values)
+            # medians of the in-page breakdown: HTML first byte, DOMContentLoaded, data drawn
+            parts = {f"{key}_median_s": round(statistics.median(found), 3)
+                     for key in ("ttfb", "dcl", "ready")
+                     if (found := [m[key] for m in marks[name] if key in m])}
             print(json.dumps({"figure": f"web_{name}", "median_s": round(median, 3),
                               "max_s": round(max(values), 3), "runs": len(values),
-                              "ratio_to_baseline": round(median / base_median, 2),
+                              "ratio_to_baseline": round(median / base_median, 2), **parts,
                               **({"target": "< 1 s"} if name != "baseline_login" else {}),
                               **({"station": station} if name.startswith("station") else {})}))
         print(json.dumps({"figure": "web_server_rss", "mib": round(_rss_mib(server.pid), 1),

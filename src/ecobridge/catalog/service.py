@@ -25,6 +25,27 @@ _COUNTS = """
     (SELECT count(*) FROM camtrap_deployments c WHERE c.dataset_id = d.id) AS deployments,
     (SELECT count(*) FROM areas a WHERE a.dataset_id = d.id) AS areas
 """
+# The same counts as joins of per-dataset groups, for the lists and pages that read many rows:
+# DuckDB runs these several times faster than the six correlated subqueries above.
+_COUNT_COLUMNS = """
+    coalesce(k_t.things, 0) AS things, coalesce(k_s.datastreams, 0) AS datastreams,
+    coalesce(k_s.observations, 0) AS observations, coalesce(k_o.occurrences, 0) AS occurrences,
+    coalesce(k_c.deployments, 0) AS deployments, coalesce(k_a.areas, 0) AS areas
+"""
+_COUNT_JOINS = """
+    LEFT JOIN (SELECT dataset_id, count(*) AS things FROM things GROUP BY dataset_id) k_t
+      ON k_t.dataset_id = d.id
+    LEFT JOIN (SELECT t.dataset_id, count(*) AS datastreams,
+                      coalesce(sum(s.observation_count), 0) AS observations
+               FROM datastreams s JOIN things t ON t.id = s.thing_id GROUP BY t.dataset_id) k_s
+      ON k_s.dataset_id = d.id
+    LEFT JOIN (SELECT dataset_id, count(*) AS occurrences FROM occurrences
+               GROUP BY dataset_id) k_o ON k_o.dataset_id = d.id
+    LEFT JOIN (SELECT dataset_id, count(*) AS deployments FROM camtrap_deployments
+               GROUP BY dataset_id) k_c ON k_c.dataset_id = d.id
+    LEFT JOIN (SELECT dataset_id, count(*) AS areas FROM areas GROUP BY dataset_id) k_a
+      ON k_a.dataset_id = d.id
+"""
 
 
 def create_dataset(store, *, slug: str, owner: str | int, domain: str, title: str | dict,
@@ -77,9 +98,9 @@ def list_datasets(store, principal: Principal, *, domain: str | None = None,
         where.append("(d.slug ILIKE ? OR CAST(d.title AS VARCHAR) ILIKE ?)")
         params += [f"%{q}%", f"%{q}%"]
     return store.dicts(
-        f"SELECT d.*, o.slug AS owner, o.name AS owner_name, o.country AS owner_country, {_COUNTS}"
-        f" FROM datasets d JOIN organisations o ON o.id = d.owner_org_id"
-        f" WHERE {' AND '.join(where)} ORDER BY d.domain, d.slug",
+        f"SELECT d.*, o.slug AS owner, o.name AS owner_name, o.country AS owner_country,"
+        f" {_COUNT_COLUMNS} FROM datasets d JOIN organisations o ON o.id = d.owner_org_id"
+        f" {_COUNT_JOINS} WHERE {' AND '.join(where)} ORDER BY d.domain, d.slug",
         params,
     )
 
@@ -89,9 +110,9 @@ def get_dataset(store, principal: Principal, ref: str | int) -> dict:
     pred, params = visible_datasets_sql(principal, "d")
     column = "d.id" if isinstance(ref, int) or str(ref).isdigit() else "d.slug"
     rows = store.dicts(
-        f"SELECT d.*, o.slug AS owner, o.name AS owner_name, o.country AS owner_country, {_COUNTS}"
-        f" FROM datasets d JOIN organisations o ON o.id = d.owner_org_id"
-        f" WHERE {column} = ? AND {pred}",
+        f"SELECT d.*, o.slug AS owner, o.name AS owner_name, o.country AS owner_country,"
+        f" {_COUNT_COLUMNS} FROM datasets d JOIN organisations o ON o.id = d.owner_org_id"
+        f" {_COUNT_JOINS} WHERE {column} = ? AND {pred}",
         [ref, *params],
     )
     if not rows:

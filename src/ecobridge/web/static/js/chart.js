@@ -26,13 +26,19 @@
 
   const numberFormat = new Intl.NumberFormat(lang, { maximumFractionDigits: 2 });
   const fmt = (v) => (v === null || v === undefined || Number.isNaN(v) ? "–" : numberFormat.format(v));
+  // Date formats are made when first used: each costs milliseconds before the first draw.
   const dateFormat = (options) => new Intl.DateTimeFormat(lang, { timeZone: "UTC", ...options });
-  const formats = {
-    long: dateFormat({ year: "numeric", month: "short" }),
-    days: dateFormat({ month: "short", day: "numeric" }),
-    hours: dateFormat({ month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),
-    full: dateFormat({ year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),
+  const FORMAT_OPTIONS = {
+    long: { year: "numeric", month: "short" },
+    days: { month: "short", day: "numeric" },
+    hours: { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+    full: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
   };
+  const formats = {};
+  for (const [name, options] of Object.entries(FORMAT_OPTIONS)) {
+    let made = null;
+    Object.defineProperty(formats, name, { get: () => made || (made = dateFormat(options)) });
+  }
   const esc = (text) => String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const fill = (text, values) => text.replace(/%\((\w+)\)s/g, (_, k) => values[k] ?? "");
 
@@ -258,9 +264,15 @@
       state.overview = view;
       const times = view.values.map((p) => p[0]);
       state.span = times.length ? times[times.length - 1] - times[0] : 0;
-      chart.setOption(baseOption(stream), true);
       el.setAttribute("aria-label", fill(T.chart, { variable: `${stream.name} (${stream.unit})`, station: config.station || "" }));
-      draw(view.values, view.means);
+      // One setOption with the data in it: ECharts lays out and renders the chart once.
+      const option = baseOption(stream);
+      option.legend.data = view.means.length ? [valuesName(), T.mean] : [valuesName()];
+      option.series[0].data = view.values;
+      option.series[1].data = view.means;
+      state.drawn = { values: view.values, means: view.means };
+      whenRendered();
+      chart.setOption(option, true);
       describe(view, null, null);
       delete el.dataset.window;
     } catch (err) {

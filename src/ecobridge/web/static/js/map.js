@@ -119,39 +119,44 @@
 
   // The whole style in code: no tiles, sprite or glyphs, so nothing is fetched from outside.
   // Sites and areas are in it from the start, so every source is tiled once, in parallel.
+  // Few layer kinds, because without a GPU (software WebGL) each shader program takes tens of
+  // milliseconds to compile: the sea is the container's background colour, not a layer; fills
+  // have no antialiased outline (the border lines are drawn anyway); one circle layer draws
+  // both clusters and sites. No transitions: the first frame with data is the final one.
+  // Outlines are cut into tiles with a small buffer (32 of 512 pixels, default 128): less to
+  // triangulate per tile, still wider than any line drawn; sites keep the default, for the
+  // largest cluster circles.
   function style(options, colours, basemap, sites, areas) {
     const polygon = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
+    const cluster = ["has", "point_count"];
+    const alert = ["case", cluster, [">", ["get", "alerts"], 0], ["has", "alert"]];
     return {
       version: 8,
+      transition: { duration: 0, delay: 0 },
       sources: {
-        basemap: { type: "geojson", data: basemap, attribution: "Natural Earth" },
-        areas: { type: "geojson", data: areas || EMPTY() },
+        basemap: { type: "geojson", data: basemap, attribution: "Natural Earth", buffer: 32 },
+        areas: { type: "geojson", data: areas || EMPTY(), buffer: 32 },
         sites: { type: "geojson", data: sites || EMPTY(), cluster: options.cluster !== false,
                  clusterRadius: 42, clusterMaxZoom: 9,
                  clusterProperties: { alerts: ["+", ["case", ["has", "alert"], 1, 0]] } },
       },
       layers: [
-        { id: "sea", type: "background", paint: { "background-color": colours.sea } },
         { id: "countries", type: "fill", source: "basemap",
-          paint: { "fill-color": colours.land } },
+          paint: { "fill-color": colours.land, "fill-antialias": false } },
         { id: "borders", type: "line", source: "basemap",
           paint: { "line-color": colours.border, "line-width": 0.7 } },
         { id: "areas-fill", type: "fill", source: "areas", filter: polygon,
-          paint: { "fill-color": colours.area, "fill-opacity": 0.18 } },
+          paint: { "fill-color": colours.area, "fill-opacity": 0.18, "fill-antialias": false } },
         { id: "areas-line", type: "line", source: "areas", filter: polygon,
           paint: { "line-color": colours.area, "line-width": 1.5 } },
-        { id: "sites-clusters", type: "circle", source: "sites", filter: ["has", "point_count"],
-          paint: { "circle-color": colours.cluster,
-                   "circle-radius": ["step", ["get", "point_count"], 13, 10, 16, 100, 20, 1000, 25],
-                   "circle-stroke-width": ["case", [">", ["get", "alerts"], 0], 3, 1.5],
-                   "circle-stroke-color": ["case", [">", ["get", "alerts"], 0], colours.alert,
-                                           "#ffffff"] } },
-        { id: "sites-points", type: "circle", source: "sites",
-          filter: ["!", ["has", "point_count"]],
-          paint: { "circle-color": domainColour(colours), "circle-radius": 6,
+        // clusters and single sites in one layer: one shader program to compile, not two
+        { id: "sites", type: "circle", source: "sites",
+          paint: { "circle-color": ["case", cluster, colours.cluster, domainColour(colours)],
+                   "circle-radius": ["case", cluster,
+                     ["step", ["get", "point_count"], 13, 10, 16, 100, 20, 1000, 25], 6],
                    "circle-opacity": ["case", ["has", "generalised"], 0.65, 1],
-                   "circle-stroke-width": ["case", ["has", "alert"], 3, 1.5],
-                   "circle-stroke-color": ["case", ["has", "alert"], colours.alert, "#ffffff"] } },
+                   "circle-stroke-width": ["case", alert, 3, 1.5],
+                   "circle-stroke-color": ["case", alert, colours.alert, "#ffffff"] } },
       ],
     };
   }
@@ -216,6 +221,7 @@
     const el = typeof element === "string" ? document.querySelector(element) : element;
     el.removeAttribute("data-ready");
     const colours = palette();
+    el.style.backgroundColor = colours.sea;  // the sea: no background layer to draw
     const state = { map: null, datasets: {}, markers: new Map(), areaMarkers: [],
                     popup: null, focusAt: null };
     // all fetched at once, before the map exists (the base map is cached by the browser)
@@ -341,10 +347,12 @@
       map.on("click", "areas-fill", (ev) => {
         if (ev.features && ev.features.length) clickArea(ev.features[0].properties, ev.lngLat);
       });
-      map.on("click", "sites-points", (ev) => {
-        if (ev.features && ev.features.length) clickSite(ev.features[0].properties, ev.lngLat);
+      map.on("click", "sites", (ev) => {
+        // a cluster's own button (over its circle) zooms in; a click on a site opens its popup
+        const site = ev.features && ev.features.find((f) => !f.properties.cluster);
+        if (site) clickSite(site.properties, ev.lngLat);
       });
-      for (const layer of ["areas-fill", "sites-points"]) {
+      for (const layer of ["areas-fill", "sites"]) {
         map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
         map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
       }
@@ -447,6 +455,9 @@
     }
   }
 
+  // MapLibre's worker parses its ~1 MB of code before it can cut the first tile: start it now,
+  // while the page's data arrive, not when the first map is built.
+  if (window.maplibregl && maplibregl.prewarm) maplibregl.prewarm();
   window.ecobridgeMap = ecobridgeMap;
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", auto);
   else auto();
