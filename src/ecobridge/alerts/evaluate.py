@@ -31,8 +31,8 @@ import numpy as np
 import pyarrow as pa
 
 from ecobridge.alerts.models import HOUR_US, SEVERITIES, Points, Rule
-from ecobridge.alerts.rules import Rows, Stream, reach, silence_points
-from ecobridge.alerts.sparse import points
+from ecobridge.alerts.rules import Rows, Stream, reach, silence_points, station_times
+from ecobridge.alerts.sparse import SPARSE_KINDS, points
 from ecobridge.monitoring.merge import Series
 from ecobridge.monitoring.qc import QcConfig
 from ecobridge.store import int_array
@@ -98,6 +98,8 @@ class Plan:
     ranges: dict[int, tuple[int, int]] = field(default_factory=dict)   # key -> padded range
     read: dict[int, tuple[int, int]] = field(default_factory=dict)     # ds -> rows to read
     absorbed: dict[int, list[tuple]] = field(default_factory=dict)     # key -> alert rows
+    spans: dict[int, tuple[int, int]] = field(default_factory=dict)    # key -> points to redo
+    back: dict[int, int] = field(default_factory=dict)                 # ds -> data read before
 
 
 def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
@@ -108,23 +110,31 @@ def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
     plans = []
     for rule in rules:
         in_scope = _scope(cur, rule, streams, touched)
-        if not in_scope:
-            continue
-        plan = (_silence_plan(cur, rule, in_scope, streams, touched, held)
-                if rule.kind == "silence" else _plan(cur, rule, in_scope, streams, touched))
-        if plan.ranges:
-            plans.append(plan)
+        if in_scope:
+            plans.append(_silence_plan(cur, rule, in_scope, streams, touched, held)
+                         if rule.kind == "silence" else _plan(rule, in_scope, streams, touched))
+    stored = _stored_alerts(cur, plans)  # one read for all rules
+    for plan in plans:
+        _absorb(cur, plan, plan.spans, stored.get(plan.rule.id, {}))
+        if plan.rule.kind == "silence":
+            plan.read = {ds: plan.ranges[streams[ds].thing_id] for ds in plan.streams
+                         if streams[ds].thing_id in plan.ranges}
+        else:
+            plan.read = {ds: (lo - plan.back[ds], hi) for ds, (lo, hi) in plan.ranges.items()}
+    plans = [plan for plan in plans if plan.ranges]
     frame = _read(cur, plans, held)
     writes = Writes()
     slices: dict[bytes, Rows] = {}  # rules reading the same rows share them and their windows
     for plan in plans:
         rows = _slice(frame, plan.read, slices)
         if plan.rule.kind == "silence":
-            thing, t = _station_times(rows, streams)
+            thing, t = station_times(rows, streams)
             pts = silence_points(plan.rule, thing, t)
         else:
             pts = points(plan.rule, rows, streams, plan.ranges)
-        _reconcile(plan, _within(pts, plan.ranges), streams, writes)
+        if plan.rule.kind not in SPARSE_KINDS:  # sparse points lie in their ranges already
+            pts = _within(pts, plan.ranges)
+        _reconcile(plan, pts, streams, writes)
     return writes.commit(cur, streams)
 
 
@@ -186,16 +196,18 @@ def _scope(cur, rule: Rule, streams: dict[int, Stream], touched: dict) -> list[i
     return sorted(ids)
 
 
-def _plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream], touched) -> Plan:
+def _plan(rule: Rule, ids: list[int], streams: dict[int, Stream], touched) -> Plan:
     plan = Plan(rule, ids)
-    spans, back = {}, {}
+    reaches: dict[tuple, tuple[int, int, int]] = {}  # reach depends on these two only
     for ds in ids:
-        before, after, read_back = reach(rule, streams[ds])
+        s = streams[ds]
+        key = (s.prop, s.qc_horizon_us)
+        if key not in reaches:
+            reaches[key] = reach(rule, s)
+        before, after, read_back = reaches[key]
         t0, t1 = touched[ds]
-        spans[ds] = (t0 - before, t1 + after - 1 if after else t1)
-        back[ds] = read_back
-    _absorb(cur, plan, spans)
-    plan.read = {ds: (lo - back[ds], hi) for ds, (lo, hi) in plan.ranges.items()}
+        plan.spans[ds] = (t0 - before, t1 + after - 1 if after else t1)
+        plan.back[ds] = read_back
     return plan
 
 
@@ -213,13 +225,8 @@ def _silence_plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream],
     if ask:
         around += _around_stored(cur, [d for d in ids if streams[d].thing_id in ask], streams,
                                  {k: span[k] for k in ask})
-    spans = {thing: (lo if prev is None else prev, hi if nxt is None else nxt)
-             for thing, lo, hi, prev, nxt in around}
-    _absorb(cur, plan, spans)
-    for ds in ids:
-        thing = streams[ds].thing_id
-        if thing in plan.ranges:
-            plan.read[ds] = plan.ranges[thing]
+    plan.spans = {thing: (lo if prev is None else prev, hi if nxt is None else nxt)
+                  for thing, lo, hi, prev, nxt in around}
     return plan
 
 
@@ -290,19 +297,48 @@ def _around_stored(cur, ids: list[int], streams: dict[int, Stream],
         cur.unregister("__eb_sil_b")
 
 
-def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]]) -> None:
+_ALERT_COLUMNS = (
+    "epoch_us(started_at), epoch_us(last_seen_at), id, severity, status, resolution,"
+    " epoch_us(ended_at), points, peak_value, last_value, acknowledged_at IS NOT NULL,"
+    " incident_id")
+
+
+def _stored_alerts(cur, plans: list[Plan]) -> dict[int, dict[int, list[tuple]]]:
+    """Per rule and key, the stored alerts (not retracted) of the keys the plans touch, by
+    start: one read for every rule."""
+    plans = [p for p in plans if p.spans]
+    if not plans:
+        return {}
+    by_thing = [p for p in plans if p.rule.kind == "silence"]  # silence alerts are per station
+    by_stream = [p for p in plans if p.rule.kind != "silence"]
+    silence = {p.rule.id for p in by_thing}
+    out: dict[int, dict[int, list[tuple]]] = {}
+    for row in cur.execute(
+            f"SELECT rule_id, thing_id, datastream_id, {_ALERT_COLUMNS} FROM alerts"
+            " WHERE resolution IS DISTINCT FROM 'retracted'"
+            " AND ((rule_id IN (SELECT unnest(?::BIGINT[]))"
+            "       AND datastream_id IN (SELECT unnest(?::BIGINT[])))"
+            "      OR (rule_id IN (SELECT unnest(?::BIGINT[]))"
+            "          AND thing_id IN (SELECT unnest(?::BIGINT[]))))",
+            [int_array([p.rule.id for p in by_stream]),
+             int_array(sorted({k for p in by_stream for k in p.spans})),
+             int_array([p.rule.id for p in by_thing]),
+             int_array(sorted({k for p in by_thing for k in p.spans}))]).fetchall():
+        key = row[1] if row[0] in silence else row[2]
+        if key is not None:
+            out.setdefault(row[0], {}).setdefault(key, []).append((key, *row[3:]))
+    for by_key in out.values():
+        for alerts in by_key.values():
+            alerts.sort(key=lambda a: (a[1], a[3]))
+    return out
+
+
+def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]],
+            stored: dict[int, list[tuple]] | None = None) -> None:
     """Widen each key's range over the stored alerts it meets, until nothing changes."""
     rule = plan.rule
-    column = "thing_id" if rule.kind == "silence" else "datastream_id"
-    stored: dict[int, list[tuple]] = {}
-    for row in cur.execute(
-            f"SELECT {column}, epoch_us(started_at), epoch_us(last_seen_at), id, severity,"
-            " status, resolution, epoch_us(ended_at), points, peak_value, last_value,"
-            " acknowledged_at IS NOT NULL, incident_id FROM alerts WHERE rule_id = ?"
-            f" AND resolution IS DISTINCT FROM 'retracted'"
-            f" AND {column} IN (SELECT unnest(?::BIGINT[]))"
-            " ORDER BY 1, 2", [rule.id, int_array(spans)]).fetchall():
-        stored.setdefault(row[0], []).append(row)
+    if stored is None:
+        stored = _stored_alerts(cur, [Plan(rule, [], spans=spans)]).get(rule.id, {})
     c = rule.clear_us
 
     def meets(a: tuple, lo: int, hi: int) -> bool:
@@ -334,23 +370,31 @@ def _read(cur, plans: list[Plan], held: Series | None = None) -> Rows:
     ask: dict[int, tuple[int, int]] = {}
     mine: dict[int, tuple[int, int]] = {}
     at = {ds: i for i, ds in enumerate(held.ids.tolist())}
+    lo_of, hi_of = held.lo.tolist(), held.hi.tolist()
     for ds, (lo, hi) in want.items():
         i = at.get(ds)
         if i is None:
             ask[ds] = (lo, hi)
             continue
-        clo, chi = int(held.lo[i]), int(held.hi[i])
+        clo, chi = lo_of[i], hi_of[i]
         mine[ds] = (max(lo, clo), min(hi, chi))
         if lo < clo or hi > chi:  # stored rows outside what the merge holds
             ask[ds] = (lo, hi)
-    frame = _slice(Rows(held.ds, held.t, held.v, held.f), mine)
+    whole = Rows(held.ds, held.t, held.v, held.f)
+    if len(held.ids) and (np.diff(held.ids) > 0).all():
+        # the merge knows its datastreams: their blocks without a pass over the rows
+        first = np.searchsorted(held.ds, held.ids)
+        end = np.r_[first[1:], len(held.ds)]
+        present = end > first
+        whole.memo["blocks"] = (held.ids[present], first[present], end[present])
+    frame = _slice(whole, mine)
     if not ask:
         return frame
     stored = _read_stored(cur, ask)
     # rows both held and read are the same stored rows: keep the held copy
     at_ask = np.array(sorted(ask), np.int64)
-    clo = np.array([int(held.lo[at[d]]) if d in at else 1 for d in at_ask.tolist()], np.int64)
-    chi = np.array([int(held.hi[at[d]]) if d in at else 0 for d in at_ask.tolist()], np.int64)
+    clo = np.array([lo_of[at[d]] if d in at else 1 for d in at_ask.tolist()], np.int64)
+    chi = np.array([hi_of[at[d]] if d in at else 0 for d in at_ask.tolist()], np.int64)
     k = np.searchsorted(at_ask, stored.ds)
     stored = stored.take(~((stored.t >= clo[k]) & (stored.t <= chi[k])))
     both = Rows(*(np.concatenate((getattr(frame, c), getattr(stored, c)))
@@ -379,36 +423,6 @@ def _read_stored(cur, want: dict[int, tuple[int, int]]) -> Rows:
                 table.column("f").to_numpy())
 
 
-def _station_times(rows: Rows, streams: dict[int, Stream]) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (station, time) pairs of rows, sorted: a station is silent only when none of
-    its datastreams reports."""
-    if len(rows) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    ids = np.array(sorted(streams), np.int64)
-    things = np.array([streams[i].thing_id for i in ids.tolist()], np.int64)
-    present = rows.streams()
-    owner = things[np.searchsorted(ids, present)]
-    if len(np.unique(owner)) == len(owner):
-        # one datastream per station: its times are the station's, already distinct; only
-        # the blocks need the stations' order
-        first = np.searchsorted(rows.ds, present)
-        size = np.diff(np.r_[first, len(rows)])
-        order = np.argsort(owner, kind="stable")
-        if (np.diff(owner) > 0).all():
-            return np.repeat(owner, size), rows.t
-        idx = np.concatenate([np.arange(first[k], first[k] + size[k]) for k in order.tolist()])
-        return np.repeat(owner[order], size[order]), rows.t[idx]
-    thing = things[np.searchsorted(ids, rows.ds)]
-    t0 = int(rows.t.min())
-    span = int(rows.t.max()) - t0 + 1
-    dense_ids = np.unique(things)
-    if len(dense_ids) > (1 << 62) // span:  # no single int64 key: the slower 2-d unique
-        pair = np.unique(np.stack((thing, rows.t)), axis=1)
-        return pair[0], pair[1]
-    key = np.unique(np.searchsorted(dense_ids, thing) * span + (rows.t - t0))
-    return dense_ids[key // span], key % span + t0
-
-
 def _slice(frame: Rows, read: dict[int, tuple[int, int]],
            cache: dict[bytes, Rows] | None = None) -> Rows:
     """The rows of `frame` in the per-datastream ranges of `read` (the same object for the
@@ -418,12 +432,15 @@ def _slice(frame: Rows, read: dict[int, tuple[int, int]],
     ids = np.array(sorted(read), np.int64)
     lo = np.array([read[i][0] for i in ids.tolist()], np.int64)
     hi = np.array([read[i][1] for i in ids.tolist()], np.int64)
-    # per datastream block of the frame (sorted by ds, t): rows [a, b) in range [lo, hi]
+    # per datastream block of the frame (sorted by ds, t): rows [a, b) in range [lo, hi];
+    # a block wholly inside its range (the usual case) needs no search
     first = np.searchsorted(frame.ds, ids, side="left")
     last = np.searchsorted(frame.ds, ids, side="right")
-    a = np.empty(len(ids), np.int64)
-    b = np.empty(len(ids), np.int64)
-    for k, (s, e) in enumerate(zip(first.tolist(), last.tolist(), strict=True)):
+    full = (last > first) & (lo <= frame.t[np.minimum(first, len(frame) - 1)]) \
+        & (hi >= frame.t[np.maximum(last - 1, 0)])
+    a, b = first.copy(), np.where(full, last, first)
+    for k in np.flatnonzero(~full & (last > first)).tolist():
+        s, e = int(first[k]), int(last[k])
         t = frame.t[s:e]
         a[k] = s + np.searchsorted(t, lo[k], side="left")
         b[k] = s + np.searchsorted(t, hi[k], side="right")
@@ -485,16 +502,28 @@ def episodes(rule: Rule, pts: Points) -> list[Episode]:
     starts = np.flatnonzero(np.r_[True, (fk[1:] != fk[:-1]) | (ft[1:] - ft[:-1] > c)])
     ends = np.r_[starts[1:], len(fired)] - 1
     sev = np.maximum.reduceat(pts.sev[fired], starts)
+    ends_i, starts_i = fired[ends], fired[starts]
+    size = ends - starts + 1
+    magnitude = np.abs(pts.value[fired])
+    if np.isnan(magnitude).any():  # argmax stops at the first NaN
+        peak_i = np.array([fired[s + int(np.argmax(magnitude[s:e + 1]))]
+                           for s, e in zip(starts.tolist(), ends.tolist(), strict=True)],
+                          np.int64)
+    else:  # the first largest of each episode, as argmax takes it
+        top = np.flatnonzero(magnitude == np.repeat(np.maximum.reduceat(magnitude, starts),
+                                                    size))
+        episode = np.repeat(np.arange(len(starts)), size)[top]
+        peak_i = fired[top[np.r_[True, episode[1:] != episode[:-1]]]]
+    after = np.where(same_next[ends_i], nxt[ends_i], 0).tolist()
     out = []
-    for s, e, sv in zip(starts.tolist(), ends.tolist(), sev.tolist(), strict=True):
-        idx = fired[s:e + 1]
-        peak_i = idx[int(np.argmax(np.abs(pts.value[idx])))]
-        last_i = idx[-1]
-        key, last = int(pts.key[last_i]), int(pts.t[last_i])
-        ended = int(nxt[last_i]) if same_next[last_i] and max_t[key] >= last + c else None
-        out.append(Episode(key, int(pts.t[idx[0]]), last, ended, len(idx), int(sv),
-                           float(pts.value[peak_i]), int(pts.t[peak_i]),
-                           float(pts.value[last_i]), float(pts.limit[peak_i])))
+    for key, last, s, n, sv, nx, more, peak, peak_at, last_value, limit in zip(
+            pts.key[ends_i].tolist(), pts.t[ends_i].tolist(), pts.t[starts_i].tolist(),
+            size.tolist(), sev.tolist(), after, same_next[ends_i].tolist(),
+            pts.value[peak_i].astype(float).tolist(), pts.t[peak_i].tolist(),
+            pts.value[ends_i].astype(float).tolist(), pts.limit[peak_i].astype(float).tolist(),
+            strict=True):
+        ended = nx if more and max_t[key] >= last + c else None
+        out.append(Episode(key, s, last, ended, n, sv, peak, peak_at, last_value, limit))
     return out
 
 

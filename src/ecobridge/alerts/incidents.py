@@ -55,31 +55,118 @@ def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
         " WHERE a.resolution IS DISTINCT FROM 'retracted'"
         " AND a.started_at <= make_timestamptz(?) AND a.last_seen_at >= make_timestamptz(?)",
         [hi, lo]).fetchall()
-    # Stored alerts then new ones as they are placed, in arrays sized once; new incidents get
-    # provisional negative ids and are created together at the end.
+    first = {r[0]: r[5] for r in rows}
+    place, dist = _places(np.array([r[1] for r in rows], float),
+                          np.array([r[2] for r in rows], float), new)
+    if dist is None:
+        out, provisional = _place_each(rows, new, first)
+    else:
+        out, provisional = _place(rows, new, first, place, dist)
+    if provisional:
+        made = [r[0] for r in cur.execute(
+            "INSERT INTO incidents (id) SELECT nextval('incidents_id_seq') FROM range(?)"
+            " RETURNING id", [-provisional]).fetchall()]
+        made.sort()
+        out = np.where(out < 0, np.array(made, np.int64)[np.maximum(-out - 1, 0)], out)
+    return out.tolist()
+
+
+_CELLS = 1 << 21  # neighbour matrix cells computed at once
+
+
+def _place(rows: list, new: list, first: dict, place: np.ndarray, dist: np.ndarray
+           ) -> tuple[np.ndarray, int]:
+    """New alerts in order of their start, each joining an open incident of an alert placed
+    before it (stored or new) within KM and HOURS, else opening one. Which alerts are near
+    each other does not depend on the incidents, so it is found for all at once; only the
+    choice of incident is made one alert after the other."""
+    gap, horizon = HOUR_US * HOURS, MAX_DAYS * 24 * HOUR_US
+    n_stored = len(rows)
+    order = sorted(range(len(new)), key=lambda j: (new[j][2], j))
+    start = np.array([new[i][2] for i in order], np.int64)
+    last = np.array([new[i][3] for i in order], np.int64)
+    at = place[n_stored + np.array(order, np.int64)].astype(np.int64)
+    close = dist <= KM  # between places
+    r, c = _near_new(start, last, at, close, gap)
+    if n_stored:
+        s_start = np.array([x[3] for x in rows], np.int64)
+        s_last = np.array([x[4] for x in rows], np.int64)
+        s_at = place[:n_stored].astype(np.int64)
+        step = max(1, _CELLS // n_stored)
+        found = [(r, c + n_stored)]
+        for k0 in range(0, len(new), step):
+            me = np.arange(k0, min(len(new), k0 + step))
+            rs, cs = np.nonzero((s_start[None, :] <= last[me, None] + gap)
+                                & (s_last[None, :] >= start[me, None] - gap))
+            rs = rs + k0
+            keep = close[s_at[cs], at[rs]]
+            found.append((rs[keep], cs[keep]))
+        r, c = (np.concatenate(x) for x in zip(*found, strict=True))
+        by_row = np.argsort(r, kind="stable")
+        r, c = r[by_row], c[by_row]
+    bounds = np.searchsorted(r, np.arange(len(new) + 1)).tolist()
+    neighbours = c.tolist()
+    inc = [x[0] for x in rows] + [0] * len(new)  # stored alerts, then new ones as placed
+    out = np.zeros(len(new), np.int64)
+    provisional = 0
+    for k, i in enumerate(order):
+        s = new[i][2]
+        open_ = [x for x in {inc[j] for j in neighbours[bounds[k]:bounds[k + 1]]}
+                 if first[x] >= s - horizon]
+        if open_:
+            # stored incidents (positive ids) first, then the earliest made in this call
+            stored = [x for x in open_ if x > 0]
+            chosen = min(stored) if stored else max(open_)
+        else:
+            provisional -= 1
+            chosen = provisional
+            first[chosen] = s
+        first[chosen] = min(first[chosen], s)
+        out[i] = chosen
+        inc[n_stored + k] = chosen
+    return out, provisional
+
+
+def _near_new(start: np.ndarray, last: np.ndarray, at: np.ndarray, close: np.ndarray,
+              gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (k, j), j < k, of new alerts in placing order (start sorted) near in time and
+    place: an earlier alert starts before k ends, so it is near in time if it lasts until
+    start[k] - gap."""
+    rs, cs = [], []
+    step = max(1, _CELLS // max(1, len(start)))
+    for k0 in range(0, len(start), step):
+        k1 = min(len(start), k0 + step)
+        me = np.arange(k0, k1)
+        r, c = np.nonzero((last[None, :k1] >= start[me, None] - gap)
+                          & (np.arange(k1)[None, :] < me[:, None]))
+        r = r + k0
+        keep = close[at[c], at[r]]
+        rs.append(r[keep])
+        cs.append(c[keep])
+    if not rs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rs), np.concatenate(cs)
+
+
+def _place_each(rows: list, new: list, first: dict) -> tuple[np.ndarray, int]:
+    """_place for alerts at too many places for a distance matrix: distances per alert."""
+    gap = HOUR_US * HOURS
     size = len(rows) + len(new)
     inc = np.zeros(size, np.int64)
     lon, lat = np.zeros(size), np.zeros(size)
     start, last = np.zeros(size, np.int64), np.zeros(size, np.int64)
     for k, r in enumerate(rows):
         inc[k], lon[k], lat[k], start[k], last[k] = r[0], r[1], r[2], r[3], r[4]
-    first = {r[0]: r[5] for r in rows}
     n = len(rows)
-    place, dist = _places(lon[:n], lat[:n], new)
-    at = place[:size].copy() if place is not None else None  # place of each placed alert
     out = np.zeros(len(new), np.int64)
     provisional = 0
     for i in sorted(range(len(new)), key=lambda j: (new[j][2], j)):
         x, y, s, e = new[i]
         near = np.flatnonzero((start[:n] <= e + gap) & (last[:n] >= s - gap))
-        if dist is None:
-            near = near[_km(lon[near], lat[near], x, y) <= KM]
-        else:
-            near = near[dist[at[near], place[len(rows) + i]] <= KM]
+        near = near[_km(lon[near], lat[near], x, y) <= KM]
         open_ = [int(c) for c in np.unique(inc[near])
                  if first[int(c)] >= s - MAX_DAYS * 24 * HOUR_US]
         if open_:
-            # stored incidents (positive ids) first, then the earliest made in this call
             chosen = min(c for c in open_ if c > 0) if any(c > 0 for c in open_) else max(open_)
         else:
             provisional -= 1
@@ -88,13 +175,5 @@ def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
         first[chosen] = min(first[chosen], s)
         out[i] = chosen
         inc[n], lon[n], lat[n], start[n], last[n] = chosen, x, y, s, e
-        if at is not None:
-            at[n] = place[len(rows) + i]
         n += 1
-    if provisional:
-        made = [r[0] for r in cur.execute(
-            "INSERT INTO incidents (id) SELECT nextval('incidents_id_seq') FROM range(?)"
-            " RETURNING id", [-provisional]).fetchall()]
-        made.sort()
-        out = np.where(out < 0, np.array(made, np.int64)[np.maximum(-out - 1, 0)], out)
-    return out.tolist()
+    return out, provisional

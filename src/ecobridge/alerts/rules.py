@@ -26,13 +26,13 @@ from functools import lru_cache
 import numpy as np
 
 from ecobridge.air.aqi import get_standard, iaqi_array, standards
-from ecobridge.air.standards import limit_for, who_guideline
+from ecobridge.air.standards import all_limits, limit_for, who_guideline
 from ecobridge.alerts.models import HOUR_US, RANK, Points, Rule, window_hours
 
 DAY_US = 24 * HOUR_US
 EPOCH = date(1970, 1, 1)
 INVALID_FLAGS = (4, 9)  # QARTOD fail and missing never count as valid values
-_ANOMALY_CHUNK = 50_000
+_ANOMALY_CELLS = 1 << 20  # window values sorted at once
 
 
 @dataclass
@@ -74,7 +74,8 @@ class Stream:
 
 
 def reach(rule: Rule, stream: Stream) -> tuple[int, int, int]:
-    """(points before t0, points after t1, data read before the first point), in us."""
+    """(points before t0, points after t1, data read before the first point), in us. Of the
+    stream only its property and QC horizon count (evaluate._plan looks it up once per pair)."""
     p = rule.params
     if rule.kind == "threshold":
         w = window_hours(p["averaging"]) * HOUR_US
@@ -109,6 +110,14 @@ def _empty() -> Points:
     return Points(np.zeros(0, np.int64), np.zeros(0, np.int64), z, z, np.zeros(0, np.int8))
 
 
+def flag_in(f: np.ndarray, flags) -> np.ndarray:
+    """np.isin(f, flags) for a few flag values (isin is far slower on small-int arrays)."""
+    out = np.zeros(f.shape, bool)
+    for x in flags:
+        out |= f == x
+    return out
+
+
 # -- windows ---------------------------------------------------------------------------------
 def _groups(ds: np.ndarray) -> np.ndarray:
     """Dense group index of sorted ids."""
@@ -139,7 +148,7 @@ def _window_start(g: np.ndarray, t: np.ndarray, width_us: int, *,
 
 def _rolling_mean(rows: Rows, g: np.ndarray, width_us: int) -> tuple[np.ndarray, np.ndarray]:
     """Trailing mean over (t - width, t] of valid values, and the count of valid values."""
-    valid = np.isfinite(rows.v) & ~np.isin(rows.f, INVALID_FLAGS)
+    valid = np.isfinite(rows.v) & ~flag_in(rows.f, INVALID_FLAGS)
     start = _window_start(g, rows.t, width_us)
     end = np.arange(1, len(rows) + 1)
     cs = np.concatenate(([0.0], np.cumsum(np.where(valid, np.round(rows.v, 6), 0.0))))
@@ -174,6 +183,18 @@ def _per_day(rows: Rows, streams: dict[int, Stream], fn) -> np.ndarray:
     values = np.array([fn(first[p // span], EPOCH + timedelta(days=p % span + d0))
                        for p in pairs.tolist()], dtype=float)
     return np.repeat(values[inverse], np.diff(np.r_[starts, len(rows)]))
+
+
+@lru_cache(maxsize=1)
+def _validity_breaks() -> np.ndarray:
+    """The days (since 1970) on which any limit or AQI standard comes into or out of force."""
+    days = set()
+    for doc in (*all_limits(), *standards().values()):
+        if doc.valid_from is not None:
+            days.add((doc.valid_from - EPOCH).days)
+        if doc.valid_to is not None:
+            days.add((doc.valid_to - EPOCH).days + 1)
+    return np.array(sorted(days), np.int64)
 
 
 def _escalated(base: str, measure: np.ndarray, steps: list) -> np.ndarray:
@@ -286,7 +307,7 @@ def _std_code(std_id: str | None, ids: list[str]) -> float:
 
 def _rate_of_change(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
     p = rule.params
-    valid = np.isfinite(rows.v) & ~np.isin(rows.f, INVALID_FLAGS)
+    valid = np.isfinite(rows.v) & ~flag_in(rows.f, INVALID_FLAGS)
     r = rows.take(valid)
     if len(r) < 2:
         return _empty()
@@ -304,48 +325,127 @@ def _rate_of_change(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Point
 def _anomaly(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
     """Robust z-score against the same hour of day over the preceding `days` days."""
     p = rule.params
-    valid = np.isfinite(rows.v) & ~np.isin(rows.f, INVALID_FLAGS)
+    valid = np.isfinite(rows.v) & ~flag_in(rows.f, INVALID_FLAGS)
     r = rows.take(valid)
     if len(r) == 0:
         return _empty()
     hour = (r.t // HOUR_US) % 24
-    order = np.lexsort((r.t, hour, r.ds))
+    # by (datastream, hour of day, time): rows come sorted by (datastream, time), distinct,
+    # so a stable sort on (datastream, hour) orders them as lexsort((t, hour, ds)) would
+    order = np.argsort(_groups(r.ds) * 24 + hour, kind="stable")
     ds, t, v, hour = r.ds[order], r.t[order], np.round(r.v[order], 6), hour[order]
     sub = np.zeros(len(t), np.int64)
     sub[1:] = np.cumsum((ds[1:] != ds[:-1]) | (hour[1:] != hour[:-1]))
     start = _window_start(sub, t, p["days"] * DAY_US, closed_right=False)
-    idx = np.arange(len(t))
-    length = idx - start
-    keep = length >= p["min_history"]
+    length = np.arange(len(t)) - start
     z = np.full(len(t), np.nan)
     median = np.full(len(t), np.nan)
-    rows_at = np.flatnonzero(keep)
-    for lo in range(0, len(rows_at), _ANOMALY_CHUNK):
-        at = rows_at[lo:lo + _ANOMALY_CHUNK]
-        width = int(length[at].max())
-        cols = start[at, None] + np.arange(width)[None, :]
-        inside = cols < idx[at, None]
-        window = np.where(inside, v[np.minimum(cols, len(v) - 1)], np.nan)
-        med = np.nanmedian(window, axis=1)
-        mad = np.nanmedian(np.abs(window - med[:, None]), axis=1)
-        median[at] = med
-        z[at] = np.round(0.6745 * (v[at] - med) / np.maximum(mad, p["min_mad"]), 6)
-    final = np.lexsort((t, ds))  # back to (ds, t) order
-    ds, t, z, median = ds[final], t[final], z[final], median[final]
+    at = np.flatnonzero(length >= p["min_history"])
+    med, mad = _median_mad(v, start[at], length[at])
+    median[at] = med
+    z[at] = np.round(0.6745 * (v[at] - med) / np.maximum(mad, p["min_mad"]), 6)
+    back = np.empty_like(order)
+    back[order] = np.arange(len(order))  # to (ds, t) order again
+    ds, t, z, median = r.ds, r.t, z[back], median[back]
     ok = np.isfinite(z)
     sev = np.where(np.abs(z) > p["z"], RANK[rule.severity], -1).astype(np.int8)
     return Points(ds[ok], t[ok], z[ok], median[ok], sev[ok])
 
 
+def _median_mad(v: np.ndarray, start: np.ndarray, length: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Median and median absolute deviation of each window v[start:start + length], as
+    np.nanmedian gives them (the mean of the two middle values of an even count): windows of
+    one length are sorted together; the deviations of a sorted window are two sorted runs
+    (left of the median, right of it), so their middle ones are found by bisection instead of
+    a second sort."""
+    med, mad = np.empty(len(start)), np.empty(len(start))
+    for n in np.flatnonzero(np.bincount(length)).tolist():
+        rows = np.flatnonzero(length == n)
+        step = max(1, _ANOMALY_CELLS // n)
+        windows = np.lib.stride_tricks.sliding_window_view(v, n)
+        for lo in range(0, len(rows), step):
+            at = rows[lo:lo + step]
+            w = np.sort(windows[start[at]], axis=1)
+            h = n // 2
+            m = (w[:, h - 1 if n % 2 == 0 else h] + w[:, h]) / 2
+            d_lo, d_hi = _kth_deviation(w, m, h + 1)  # the middle deviations, 1-based
+            med[at] = m
+            mad[at] = d_hi if n % 2 else (d_lo + d_hi) / 2
+    return med, mad
+
+
+def _kth_deviation(w: np.ndarray, m: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise (k-1)-th and k-th smallest (1-based) of |w - m| for sorted rows w split at
+    h = n // 2: the left run m - w[h - i] (i = 1..h) and the right run w[h + j - 1] - m
+    (j = 1..n - h) are both ascending; bisect for the number i taken from the left."""
+    n = w.shape[1]
+    h = n // 2
+    flat = w.reshape(-1)
+    base = np.arange(len(w)) * n + h
+    # the least i with right(k - i) <= left(i + 1): then the k smallest are i from the left
+    # and k - i from the right, and the k-th is the larger of the last two taken. While
+    # lo < hi, 1 <= k - mid <= n - h and mid + 1 <= h: no index leaves its run (rows already
+    # settled may read a neighbour's value, which is then ignored).
+    lo = np.full(len(w), max(0, k - (n - h)))
+    hi = np.full(len(w), min(k, h))
+    while (lo < hi).any():
+        mid = (lo + hi) // 2
+        fits = (flat[base + (k - mid) - 1] - m <= m - flat[base - (mid + 1)]) | (lo >= hi)
+        hi = np.where(fits, mid, hi)
+        lo = np.where(fits, lo, mid + 1)
+
+    def left(i):
+        return np.where(i > 0, m - flat[base - np.maximum(i, 1)], -np.inf)
+
+    def right(j):
+        return np.where(j > 0, flat[base + np.maximum(j, 1) - 1] - m, -np.inf)
+
+    a, b = left(lo), right(k - lo)
+    # the (k-1)-th: the k smallest less the largest of them
+    below = np.where(a >= b, np.maximum(left(lo - 1), b), np.maximum(a, right(k - lo - 1)))
+    return below, np.maximum(a, b)
+
+
 def _qc_burst(rule: Rule, rows: Rows, streams: dict[int, Stream]) -> Points:
     p = rule.params
     g = _groups(rows.ds)
-    flagged = np.isin(rows.f, p["flags"])
+    flagged = flag_in(rows.f, p["flags"])
     start = _window_start(g, rows.t, int(p["hours"] * HOUR_US))
     cc = np.concatenate(([0], np.cumsum(flagged)))
     count = (cc[np.arange(1, len(rows) + 1)] - cc[start]).astype(float)
     sev = np.where(count >= p["count"], RANK[rule.severity], -1).astype(np.int8)
     return Points(rows.ds, rows.t, count, np.full(len(rows), float(p["count"])), sev)
+
+
+def station_times(rows: Rows, streams: dict[int, Stream]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (station, time) pairs of rows, sorted: a station is silent only when none of
+    its datastreams reports."""
+    if len(rows) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    ids = np.array(sorted(streams), np.int64)
+    things = np.array([streams[i].thing_id for i in ids.tolist()], np.int64)
+    present = rows.streams()
+    owner = things[np.searchsorted(ids, present)]
+    if len(np.unique(owner)) == len(owner):
+        # one datastream per station: its times are the station's, already distinct; only
+        # the blocks need the stations' order
+        first = np.searchsorted(rows.ds, present)
+        size = np.diff(np.r_[first, len(rows)])
+        order = np.argsort(owner, kind="stable")
+        if (np.diff(owner) > 0).all():
+            return np.repeat(owner, size), rows.t
+        idx = np.concatenate([np.arange(first[k], first[k] + size[k]) for k in order.tolist()])
+        return np.repeat(owner[order], size[order]), rows.t[idx]
+    thing = things[np.searchsorted(ids, rows.ds)]
+    t0 = int(rows.t.min())
+    span = int(rows.t.max()) - t0 + 1
+    dense_ids = np.unique(things)
+    if len(dense_ids) > (1 << 62) // span:  # no single int64 key: the slower 2-d unique
+        pair = np.unique(np.stack((thing, rows.t)), axis=1)
+        return pair[0], pair[1]
+    key = np.unique(np.searchsorted(dense_ids, thing) * span + (rows.t - t0))
+    return dense_ids[key // span], key % span + t0
 
 
 def silence_points(rule: Rule, thing: np.ndarray, t: np.ndarray) -> Points:

@@ -2,22 +2,30 @@
 
 A trailing mean can only exceed C if a value in its window exceeds C, and most rows of a large
 ingest are nowhere near a limit. So these kinds evaluate only the rows within a window of a
-value that could make them fire (candidates, found in one pass), then walk to the points that
-episodes also read (evaluate.episodes): the next point after each firing point (where an
-episode ends) and the last point in range of each datastream (whether the clear time has
-passed). The episodes are those of the dense evaluation (rules.points): every value computed is
-the one it computes at that row, from the same cumulative sums over the same rows.
+value that could make them fire (candidates: from the few rows over the limit, as index ranges,
+never a pass per row), then walk to the points that episodes also read (evaluate.episodes): the
+next point after each firing point (where an episode ends) and the last point in range of each
+datastream (whether the clear time has passed). The episodes are those of the dense evaluation
+(rules.points): every value computed is the one it computes at that row, from the same
+cumulative sums over the same rows.
+
+Limits and AQI standards depend on the date only through the validity dates of the documents
+(air/data/*.yaml), so they are looked up once per (country, pollutant, validity period) and held
+as segments of rows, not per row or per day.
 """
 
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import numpy as np
 
 from ecobridge.air.aqi import iaqi_array, standards
 from ecobridge.alerts.models import HOUR_US, RANK, Points, Rule, window_hours
 from ecobridge.alerts.rules import (
+    DAY_US,
+    EPOCH,
     INVALID_FLAGS,
     Rows,
     Stream,
@@ -25,10 +33,11 @@ from ecobridge.alerts.rules import (
     _escalated,
     _groups,
     _limit,
-    _per_day,
     _standard,
     _std_code,
+    _validity_breaks,
     _window_start,
+    flag_in,
 )
 from ecobridge.alerts.rules import points as dense_points
 
@@ -44,7 +53,7 @@ def points(rule: Rule, rows: Rows, streams: dict[int, Stream],
     return dense_points(rule, rows, streams)
 
 
-_SPARSE_ROUNDS = 32
+_WALK_MAX = 1 << 16  # rows a walk step looks at, at most, per start
 
 
 def _memo(rows: Rows, key, fn):
@@ -54,33 +63,79 @@ def _memo(rows: Rows, key, fn):
 
 
 def _valid_sums(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Valid mask, cumulative sums of the rounded valid values and cumulative valid counts:
-    what _rolling_mean computes."""
+    """Valid mask, cumulative sums of the rounded valid values (what _rolling_mean computes)
+    and the rows that are not valid (few: counts of valid values come from them)."""
     def make():
-        valid = np.isfinite(rows.v) & ~np.isin(rows.f, INVALID_FLAGS)
-        cs = np.concatenate(([0.0], np.cumsum(np.where(valid, np.round(rows.v, 6), 0.0))))
-        cc = np.concatenate(([0], np.cumsum(valid)))
-        return valid, cs, cc
+        valid = np.isfinite(rows.v) & ~flag_in(rows.f, INVALID_FLAGS)
+        invalid = np.flatnonzero(~valid)
+        x = np.round(rows.v, 6)
+        x[invalid] = 0.0  # np.where(valid, x, 0.0) without another array
+        cs = np.empty(len(rows) + 1)
+        cs[0] = 0.0
+        np.cumsum(x, out=cs[1:])
+        return valid, cs, invalid
     return _memo(rows, "sums", make)
+
+
+def _t01(rows: Rows) -> tuple[int, int]:
+    """The first and last time of the rows (each block is sorted by time)."""
+    def make():
+        _ids, first, end = _blocks(rows)
+        return int(rows.t[first].min()), int(rows.t[end - 1].max())
+    return _memo(rows, "t01", make)
+
+
+def _span(rows: Rows, width_us: int) -> int:
+    t0, t1 = _t01(rows)
+    # one composite key serves every window up to a month (the longest averaging)
+    return t1 - t0 + max(width_us, 745 * HOUR_US) + 1
+
+
+def _key(rows: Rows, span: int) -> np.ndarray | None:
+    """(block, time) as one sorted int64 per row, or None when it does not fit."""
+    ids, first, end = _blocks(rows)
+    if len(ids) > (1 << 62) // span:
+        return None
+    t0 = _t01(rows)[0]
+    return _memo(rows, ("key", span), lambda: rows.t + np.repeat(
+        np.arange(len(ids), dtype=np.int64) * span - t0, end - first))
+
+
+def _find(rows: Rows, blk: np.ndarray, t: np.ndarray, side: str, width_us: int) -> np.ndarray:
+    """Per query, the row where time t would go in block blk (searchsorted within the block);
+    `width_us` bounds how far t lies outside the rows' time range."""
+    span = _span(rows, width_us)
+    key = _key(rows, span)
+    if key is not None:
+        t0 = _t01(rows)[0]
+        return np.searchsorted(key, blk * span + (t - t0), side=side)
+    _ids, first, end = _blocks(rows)
+    out = np.empty(len(blk), np.int64)
+    order = np.argsort(blk, kind="stable")
+    cut = np.flatnonzero(np.r_[True, blk[order][1:] != blk[order][:-1]]) if len(blk) else blk
+    for s, e in zip(cut.tolist(), np.r_[cut[1:], len(blk)].tolist(), strict=True):
+        at = order[s:e]
+        b = int(blk[at[0]])
+        out[at] = first[b] + np.searchsorted(rows.t[first[b]:end[b]], t[at], side=side)
+    return out
 
 
 def _starts_at(rows: Rows, width_us: int, idx: np.ndarray) -> np.ndarray:
     """_window_start (closed right) at the rows idx only."""
-    g = _memo(rows, "g", lambda: _groups(rows.ds))
-    t = rows.t
-    t0 = int(t.min())
-    # one composite key serves every window up to a month (the longest averaging)
-    span = int(t.max()) - t0 + max(width_us, 745 * HOUR_US) + 1
-    if int(g[-1]) + 1 > (1 << 62) // span:
-        return _memo(rows, ("start", width_us), lambda: _window_start(g, t, width_us))[idx]
-    key = _memo(rows, ("key", span), lambda: g * span + (t - t0))
+    span = _span(rows, width_us)
+    key = _key(rows, span)
+    if key is None:
+        g = _memo(rows, "g", lambda: _groups(rows.ds))
+        return _memo(rows, ("start", width_us), lambda: _window_start(g, rows.t, width_us))[idx]
     return np.searchsorted(key, key[idx] - width_us, side="right")
 
 
 def _mean_at(rows: Rows, width_us: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    _valid, cs, cc = _valid_sums(rows)
+    _valid, cs, invalid = _valid_sums(rows)
     start = _starts_at(rows, width_us, idx)
-    n = cc[idx + 1] - cc[start]
+    # valid rows in [start, idx]: all of them less the invalid ones there
+    n = (idx + 1 - start) - (np.searchsorted(invalid, idx, side="right")
+                             - np.searchsorted(invalid, start, side="left"))
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.round((cs[idx + 1] - cs[start]) / n, 6)
     return mean, n
@@ -95,33 +150,50 @@ def _blocks(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return _memo(rows, "blocks", make)
 
 
-def _near(rows: Rows, hit: np.ndarray, width_us: np.ndarray) -> np.ndarray:
-    """Rows with a `hit` row in their trailing window (t - width, t] of their datastream
-    (width per row)."""
-    n = len(rows)
-    last = np.maximum.accumulate(np.where(hit, np.arange(n), -1))
-    ids, first, _end = _blocks(rows)
-    block_first = np.repeat(first, np.diff(np.r_[first, n]))
-    ok = last >= block_first
-    return ok & (rows.t[np.maximum(last, 0)] > rows.t - width_us)
+def _block_of(rows: Rows, idx: np.ndarray) -> np.ndarray:
+    return np.searchsorted(_blocks(rows)[1], idx, side="right") - 1
 
 
-def _sparse(rows: Rows, ranges: dict[int, tuple[int, int]], candidates: np.ndarray,
-            at) -> Points:
-    """The deciding points (see above): `at(idx)` evaluates rows idx (sorted, distinct) as
-    (is a point, value, limit, severity); `candidates` holds every row that may fire."""
+def _sizes(rows: Rows) -> np.ndarray:
+    _ids, first, end = _blocks(rows)
+    return end - first
+
+
+def _union(s: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """The rows of the ranges [s, e) (s sorted), once each, sorted."""
+    keep = e > s
+    s, e = s[keep], e[keep]
+    if len(s) == 0:
+        return s
+    reach = np.maximum.accumulate(e)
+    at = np.flatnonzero(np.r_[True, s[1:] >= reach[:-1]])
+    s, e = s[at], np.maximum.reduceat(e, at)
+    size = e - s
+    return np.repeat(s - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(int(size.sum()))
+
+
+def _sparse(rows: Rows, ranges: dict[int, tuple[int, int]], hits: np.ndarray, width, at
+            ) -> Points:
+    """The deciding points (see above): `at(idx)` evaluates rows idx (distinct) as (is a point,
+    value, limit, severity); a point may fire only if a row of `hits` (sorted) lies in its
+    trailing window (t - width, t] (width: one, or per hit)."""
     n = len(rows)
     ids, first, end = _blocks(rows)
     lo = np.array([ranges.get(d, (1, 0))[0] for d in ids.tolist()], np.int64)
     hi = np.array([ranges.get(d, (1, 0))[1] for d in ids.tolist()], np.int64)
     a, b = _bounds(rows, lo, hi)
     b = np.maximum(a, b)  # in range: [a, b) of each block
-    block = np.repeat(np.arange(len(ids)), np.diff(np.r_[first, n]))
-    in_range = (np.arange(n) >= a[block]) & (np.arange(n) < b[block])
+    if 4 * len(hits) > n:
+        cand = _union(a, b)  # a superset (every row in range) costs less than finding it
+    else:
+        hb = _block_of(rows, hits)
+        width = np.broadcast_to(np.asarray(width, np.int64), hits.shape)
+        reach = _find(rows, hb, rows.t[hits] + width, "left", int(width.max(initial=0)))
+        cand = _union(np.maximum(hits, a[hb]), np.minimum(reach, b[hb]))
     done = np.zeros(n, bool)
     ok = np.zeros(n, bool)
     value, limit = np.zeros(n), np.zeros(n)
-    sev = np.full(n, -1, np.int8)
+    sev = np.zeros(n, np.int8)
 
     def evaluate(idx: np.ndarray) -> None:
         idx = idx[~done[idx]]
@@ -129,70 +201,70 @@ def _sparse(rows: Rows, ranges: dict[int, tuple[int, int]], candidates: np.ndarr
             ok[idx], value[idx], limit[idx], sev[idx] = at(idx)
             done[idx] = True
 
-    cand = np.flatnonzero(candidates & in_range)
     evaluate(cand)
     fired = cand[ok[cand] & (sev[cand] >= 0)]
     if len(fired) == 0:
         return _empty()
-    keep = np.zeros(n, bool)
-    keep[fired] = True
-    # the next point after each firing point, within range (index arrays stay sorted and
-    # distinct: no sorts)
-    p = fired + 1
-    for rounds in range(n + 1):
-        p = p[(p < n)]
-        p = p[in_range[p] & (block[p] == block[p - 1])]
-        if len(p) == 0:
-            break
-        if rounds == _SPARSE_ROUNDS:  # long runs without points: evaluate the rest densely
-            evaluate(np.flatnonzero(in_range))
-            nxt = np.minimum.accumulate(np.where(ok & in_range, np.arange(n), n)[::-1])[::-1]
-            q = nxt[p]
-            keep[q[(q < n) & (block[np.minimum(q, n - 1)] == block[p])]] = True
-            break
-        evaluate(p)
-        keep[p[ok[p]]] = True
-        p = p[~ok[p]] + 1
+    fb = _block_of(rows, fired)
+    # the next point after each firing point, within range
+    nxt = _walk(fired + 1, b[fb], 1, evaluate, ok)
     # the last point in range of each datastream with firing points
-    blocks = block[fired]
-    blocks = blocks[np.r_[True, blocks[1:] != blocks[:-1]]]
-    p, stop = b[blocks] - 1, a[blocks]
-    for rounds in range(n + 1):
-        live = p >= stop
-        p, stop = p[live], stop[live]
-        if len(p) == 0:
-            break
-        if rounds == _SPARSE_ROUNDS:
-            evaluate(np.flatnonzero(in_range))
-            prv = np.maximum.accumulate(np.where(ok & in_range, np.arange(n), -1))
-            q = prv[p]
-            keep[q[q >= stop]] = True
-            break
-        evaluate(p)
-        keep[p[ok[p]]] = True
-        p, stop = p[~ok[p]] - 1, stop[~ok[p]]
+    blocks = fb[np.r_[True, fb[1:] != fb[:-1]]]
+    last = _walk(b[blocks] - 1, a[blocks] - 1, -1, evaluate, ok)
+    keep = np.zeros(n, bool)
+    keep[fired] = keep[nxt] = keep[last] = True
     idx = np.flatnonzero(keep)
     return Points(rows.ds[idx], rows.t[idx], value[idx], limit[idx], sev[idx])
+
+
+def _walk(p: np.ndarray, stop: np.ndarray, step: int, evaluate, ok: np.ndarray) -> np.ndarray:
+    """From each start p, walking by `step` up to `stop` (excluded), the first row that is a
+    point. A few rows at a time, then more: most walks end at once, some cross long runs of
+    rows that are not points."""
+    found = []
+    width = 1
+    while len(p):
+        room = (stop - p) * step
+        live = room > 0
+        p, stop, room = p[live], stop[live], room[live]
+        if len(p) == 0:
+            break
+        if width == 1:  # the first step: most walks end here
+            evaluate(p)
+            hit = ok[p]
+            found.append(p[hit])
+            p, stop = p[~hit] + step, stop[~hit]
+            width = 2
+            continue
+        k = np.minimum(room, width)
+        seg = np.repeat(np.arange(len(p)), k)
+        idx = p[seg] + step * (np.arange(int(k.sum())) - np.repeat(np.cumsum(k) - k, k))
+        evaluate(_sorted_distinct(idx))
+        hit = np.flatnonzero(ok[idx])
+        ended = np.zeros(len(p), bool)
+        if len(hit):
+            first = hit[np.r_[True, seg[hit][1:] != seg[hit][:-1]]]
+            found.append(idx[first])
+            ended[seg[first]] = True
+        p, stop, k = p[~ended], stop[~ended], k[~ended]
+        p = p + step * k
+        width = min(width * 2, _WALK_MAX)
+    return np.concatenate(found) if found else np.zeros(0, np.int64)
 
 
 def _bounds(rows: Rows, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per block, the first row at or after lo and the first row after hi."""
     ids, first, end = _blocks(rows)
-    t = rows.t
-    t0, t1 = int(t.min()), int(t.max())
-    span = t1 - t0 + 745 * HOUR_US + 1
-    if len(ids) > (1 << 62) // span:
-        a = [f + np.searchsorted(t[f:e], x, side="left")
-             for f, e, x in zip(first.tolist(), end.tolist(), lo.tolist(), strict=True)]
-        b = [f + np.searchsorted(t[f:e], x, side="right")
-             for f, e, x in zip(first.tolist(), end.tolist(), hi.tolist(), strict=True)]
-        return np.array(a, np.int64), np.array(b, np.int64)
-    g = _memo(rows, "g", lambda: _groups(rows.ds))
-    key = _memo(rows, ("key", span), lambda: g * span + (t - t0))
-    base = np.arange(len(ids), dtype=np.int64) * span - t0
-    a = np.searchsorted(key, base + np.clip(lo, t0, t1 + 1), side="left")
-    b = np.searchsorted(key, base + np.clip(hi, t0 - 1, t1), side="right")
-    return a, b
+    t0, t1 = _t01(rows)
+    blk = np.arange(len(ids), dtype=np.int64)
+    return (_find(rows, blk, np.clip(lo, t0, t1 + 1), "left", 0),
+            _find(rows, blk, np.clip(hi, t0 - 1, t1), "right", 0))
+
+
+def _sorted_distinct(x: np.ndarray) -> np.ndarray:
+    """np.unique of ints by sorting (numpy's hash-based unique is slower on these)."""
+    x = np.sort(x)
+    return x[np.r_[True, x[1:] != x[:-1]]] if len(x) else x
 
 
 def _distinct(sorted_ids: np.ndarray) -> list[int]:
@@ -204,40 +276,78 @@ def _distinct(sorted_ids: np.ndarray) -> list[int]:
 def _margin(rows: Rows) -> float:
     """Slack for comparing raw values with a limit: rounding to 1e-6 and the float error of
     window sums taken as differences of cumulative sums."""
-    _valid, cs, _cc = _valid_sums(rows)
-    return 1e-3 + 1e-10 * float(np.abs(cs).max())
+    def make():
+        _valid, cs, _invalid = _valid_sums(rows)
+        return 1e-3 + 1e-10 * max(float(cs.max()), -float(cs.min()))  # = abs(cs).max()
+    return _memo(rows, "margin", make)
 
 
-def _per_stream_min(rows: Rows, values: np.ndarray) -> np.ndarray:
-    """Each row gets the smallest of `values` over its datastream's rows (NaN ignored)."""
-    ids, first, _end = _blocks(rows)
+def _over(rows: Rows, low: np.ndarray) -> np.ndarray:
+    """Valid rows above their block's `low` (less the margin): the rows that may fire."""
     with np.errstate(invalid="ignore"):
-        low = np.fmin.reduceat(values, first) if len(first) else values[:0]
-    return np.repeat(low, np.diff(np.r_[first, len(rows)]))
+        hits = np.flatnonzero(rows.v > np.repeat(low - _margin(rows), _sizes(rows)))
+    valid, _cs, _invalid = _valid_sums(rows)
+    return hits[valid[hits]]
+
+
+def _segments(rows: Rows, streams: dict[int, Stream], fn) -> tuple[np.ndarray, np.ndarray]:
+    """fn(stream, utc date) as runs of rows where it cannot change: (first row of each run,
+    value). fn depends on the stream's (country, property) and on the date only through the
+    validity dates of limits and standards, so it is called once per (country, property,
+    validity period), at the date of the run's first row (rules._per_day calls it per day)."""
+    ids, first, end = _blocks(rows)
+    breaks = _validity_breaks()
+    t = rows.t
+    k0 = np.searchsorted(breaks, t[first] // DAY_US, side="right")
+    k1 = np.searchsorted(breaks, t[end - 1] // DAY_US, side="right")
+    starts = [first]
+    for i in np.flatnonzero(k1 > k0).tolist():  # blocks that cross a validity date
+        f, e = int(first[i]), int(end[i])
+        starts.append(f + np.searchsorted(t[f:e], breaks[k0[i]:k1[i]] * DAY_US, side="left"))
+    run = _sorted_distinct(np.concatenate(starts)) if len(starts) > 1 else first
+    blk = np.searchsorted(first, run, side="right") - 1
+    day = t[run] // DAY_US
+    era = np.searchsorted(breaks, day, side="right")
+    cache: dict[tuple, float] = {}
+    values = np.empty(len(run))
+    for k, (b, d, e) in enumerate(zip(blk.tolist(), day.tolist(), era.tolist(), strict=True)):
+        s = streams[int(ids[b])]
+        key = (s.country, s.prop, e)
+        if key not in cache:
+            cache[key] = fn(s, EPOCH + timedelta(days=d))
+        values[k] = cache[key]
+    return run, values
+
+
+def _at(run: np.ndarray, values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    return values[np.searchsorted(run, idx, side="right") - 1]
+
+
+def _per_block(rows: Rows, run: np.ndarray, values: np.ndarray, reduce) -> np.ndarray:
+    first = _blocks(rows)[1]
+    at = np.searchsorted(run, first, side="left")  # every block starts a run
+    return reduce.reduceat(values, at) if len(at) else values[:0]
 
 
 def _threshold_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> Points:
     p = rule.params
     width = window_hours(p["averaging"]) * HOUR_US
     if isinstance(p["limit"], float):
-        limit = np.full(len(rows), p["limit"])
+        run, values = _blocks(rows)[1], np.full(len(_blocks(rows)[1]), p["limit"])
     else:
-        limit = _per_day(rows, streams, lambda s, d: _limit(
+        run, values = _segments(rows, streams, lambda s, d: _limit(
             p["limit"], s.country, s.prop, p["averaging"], p.get("level"), d))
-    valid, _cs, _cc = _valid_sums(rows)
-    with np.errstate(invalid="ignore"):
-        hit = valid & (rows.v > _per_stream_min(rows, limit) - _margin(rows))
-    candidates = _near(rows, hit, np.full(len(rows), width))
+    hits = _over(rows, _per_block(rows, run, values, np.fmin))
 
     def at(idx: np.ndarray):
         mean, n = _mean_at(rows, width, idx)
-        lim = limit[idx]
+        lim = _at(run, values, idx)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio = mean / lim
         sev = np.where(mean > lim, _escalated(rule.severity, ratio, p["escalate"]), -1)
         return (n >= p["min_valid"]) & np.isfinite(lim), mean, lim, sev.astype(np.int8)
 
-    pts = _sparse(rows, ranges, candidates, at)
+    pts = _sparse(rows, ranges, hits, width, at)
     if not isinstance(p["limit"], float):
         pts.detail = {ds: {"limit": p["limit"], "country": streams[ds].country,
                            "level": p.get("level"), "averaging": p["averaging"]}
@@ -272,18 +382,17 @@ def _aqi_floor(std, prop: str, avg: str, min_level: int) -> float:
 
 def _aqi_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> Points:
     p = rule.params
-    g = _memo(rows, "g", lambda: _groups(rows.ds))
     std_ids = sorted(standards())
-    code = _per_day(rows, streams, lambda s, d: _std_code(
+    run, code = _segments(rows, streams, lambda s, d: _std_code(
         _standard(p["standard"], p["fallback"], s.country, d), std_ids))
     names = sorted({s.prop for s in streams.values()})
     ids, first, _end = _blocks(rows)
     prop_of = np.array([names.index(streams[d].prop) for d in ids.tolist()], np.int64)
-    props = prop_of[g]
+    run_prop = prop_of[np.searchsorted(first, run, side="right") - 1]
     # per (standard, pollutant): averaging window and the concentration below which no
     # sub-index reaches the rule's category
     plan: dict[tuple[int, int], tuple] = {}
-    pair = (np.nan_to_num(code, nan=-1).astype(np.int64) + 1) * len(names) + props
+    pair = (np.nan_to_num(code, nan=-1).astype(np.int64) + 1) * len(names) + run_prop
     for k in np.flatnonzero(np.bincount(pair)).tolist():
         c, pi = k // len(names) - 1, k % len(names)
         if c < 0:
@@ -302,21 +411,15 @@ def _aqi_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> P
     for (c, pi), (_std, _prop, _avg, hours, _floor, conc) in plan.items():
         low_of[(c + 1) * len(names) + pi] = conc
         width_of[(c + 1) * len(names) + pi] = hours * HOUR_US
-    low, width = low_of[pair], width_of[pair]
     # per datastream: the lowest such concentration and the longest window of its standards
-    low = _per_stream_min(rows, low)
-    widest = np.maximum.reduceat(width, first) if len(first) else width[:0]
-    width = np.repeat(widest, np.diff(np.r_[first, len(rows)]))
-    valid, _cs, _cc = _valid_sums(rows)
-    with np.errstate(invalid="ignore"):
-        hit = valid & (rows.v > low - _margin(rows))
-    candidates = _near(rows, hit, width)
+    hits = _over(rows, _per_block(rows, run, low_of[pair], np.fmin))
+    widest = _per_block(rows, run, width_of[pair], np.maximum)
 
     def at(idx: np.ndarray):
         index = np.full(len(idx), np.nan)
         level = np.zeros(len(idx), np.int64)
         floor = np.full(len(idx), np.nan)
-        ci, pi = code[idx], props[idx]
+        ci, pi = _at(run, code, idx), prop_of[_block_of(rows, idx)]
         for (c, q), (std, prop, avg, hours, fl, _conc) in plan.items():
             sel = np.flatnonzero((ci == c) & (pi == q))
             if len(sel) == 0:
@@ -334,7 +437,7 @@ def _aqi_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> P
                        -1)
         return np.isfinite(index), index, floor, sev.astype(np.int8)
 
-    pts = _sparse(rows, ranges, candidates, at)
+    pts = _sparse(rows, ranges, hits, widest[_block_of(rows, hits)], at)
     pts.detail = {ds: {"standard": p["standard"], "min_level": p["min_level"]}
                   for ds in _distinct(pts.key)}
     return pts
@@ -343,16 +446,17 @@ def _aqi_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> P
 def _qc_burst_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> Points:
     p = rule.params
     width = int(p["hours"] * HOUR_US)
-    flagged = np.isin(rows.f, p["flags"])
-    cc = np.concatenate(([0], np.cumsum(flagged)))
-    candidates = _near(rows, flagged, np.full(len(rows), width))
+    flagged = np.flatnonzero(flag_in(rows.f, p["flags"]))
 
     def at(idx: np.ndarray):
-        count = (cc[idx + 1] - cc[_starts_at(rows, width, idx)]).astype(float)
+        inside = (np.searchsorted(flagged, idx, side="right")
+                  - np.searchsorted(flagged, _starts_at(rows, width, idx), side="left"))
+        count = inside.astype(float)
         sev = np.where(count >= p["count"], RANK[rule.severity], -1).astype(np.int8)
         return np.ones(len(idx), bool), count, np.full(len(idx), float(p["count"])), sev
 
-    return _sparse(rows, ranges, candidates, at)
+    return _sparse(rows, ranges, flagged, width, at)
 
 
 _SPARSE = {"threshold": _threshold_sparse, "aqi": _aqi_sparse, "qc_burst": _qc_burst_sparse}
+SPARSE_KINDS = frozenset(_SPARSE)  # their points are all within the ranges asked for

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_right
 from datetime import date, timedelta
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 
 from ecobridge.alerts import incidents
 from ecobridge.alerts.models import HOUR_US, SEVERITIES, Rule
-from ecobridge.alerts.rules import EPOCH, Stream
+from ecobridge.alerts.rules import EPOCH, Stream, _validity_breaks
 from ecobridge.store import int_array
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -28,6 +30,17 @@ def _day(us: int) -> date:
     return EPOCH + timedelta(days=us // (24 * HOUR_US))
 
 
+def _era(us: int) -> int:
+    """Which validity period of the limit documents a time falls in (rules._validity_breaks):
+    a limit looked up for one day holds for its whole period."""
+    return bisect_right(_breaks(), us // (24 * HOUR_US))
+
+
+@lru_cache(maxsize=1)
+def _breaks() -> tuple[int, ...]:
+    return tuple(_validity_breaks().tolist())
+
+
 def _detail(rule: Rule, ep, base: dict, stream: Stream, limits: dict) -> dict:
     out = {"rule": rule.name, "kind": rule.kind, **base}
     if rule.kind == "threshold" and isinstance(rule.params["limit"], str):
@@ -35,14 +48,16 @@ def _detail(rule: Rule, ep, base: dict, stream: Stream, limits: dict) -> dict:
 
         avg = rule.params["averaging"]
         who = rule.params["limit"] == "who"
-        # alerts of one evaluation share few (limit, country, property, day): look each up once
+        # alerts of one evaluation share few (limit, country, property, validity period of
+        # the documents): look each up once
+        day = _day(ep.peak_at)
         key = (who, stream.prop, avg, rule.params.get("level"),
-               None if who else stream.country, None if who else _day(ep.peak_at))
+               None if who else stream.country, None if who else _era(ep.peak_at))
         if key not in limits:
             try:
                 limits[key] = (who_guideline(stream.prop, avg, rule.params.get("level", "AQG"))
                                if who else
-                               limit_for(stream.country, stream.prop, avg, _day(ep.peak_at),
+                               limit_for(stream.country, stream.prop, avg, day,
                                          level=rule.params.get("level")))
             except Exception:
                 limits[key] = None
@@ -52,6 +67,19 @@ def _detail(rule: Rule, ep, base: dict, stream: Stream, limits: dict) -> dict:
             out["level"] = lim.level
             out["jurisdiction"] = lim.jurisdiction
     return out
+
+
+def _detail_json(rule: Rule, ep, base: dict, stream: Stream, limits: dict, done: dict) -> str:
+    """_detail as JSON; alerts of one rule mostly share it (the same standard and place)."""
+    try:
+        key = (rule.id, tuple(sorted(base.items())), stream.prop, stream.country,
+               _era(ep.peak_at) if rule.kind == "threshold" else None)
+        hash(key)
+    except TypeError:
+        return json.dumps(_detail(rule, ep, base, stream, limits), ensure_ascii=False)
+    if key not in done:
+        done[key] = json.dumps(_detail(rule, ep, base, stream, limits), ensure_ascii=False)
+    return done[key]
 
 
 def _stream_of(rule: Rule, key: int, streams: dict[int, Stream],
@@ -134,29 +162,28 @@ def _insert_new(cur, new: list, streams, by_thing, events: list) -> None:
     n = len(infos)
     ids = [r[0] for r in cur.execute("SELECT nextval('alerts_id_seq') FROM range(?)",
                                      [n]).fetchall()]
-    cols: dict[str, list] = {k: [] for k in (
-        "id", "rule_id", "dataset_id", "thing_id", "datastream_id", "observed_property",
-        "incident_id", "status", "resolution", "severity", "started_at", "last_seen_at",
-        "ended_at", "points", "peak_value", "peak_at", "last_value", "threshold", "unit",
-        "detail", "lon", "lat")}
+    names = ("id", "rule_id", "dataset_id", "thing_id", "datastream_id", "observed_property",
+             "incident_id", "status", "resolution", "severity", "started_at", "last_seen_at",
+             "ended_at", "points", "peak_value", "peak_at", "last_value", "threshold", "unit",
+             "detail", "lon", "lat")
     limits: dict = {}
+    details: dict = {}
+    rows = []
     for i, (rule, ep, base, s) in enumerate(infos):
         status, resolution = _status(ep, False, False)
         silence = rule.kind == "silence"
-        values = (ids[i], rule.id, s.dataset_id, s.thing_id, None if silence else s.id,
-                  rule.observed_property if silence else s.prop, inc[i], status, resolution,
-                  SEVERITIES[ep.sev], ep.start, ep.last, ep.ended, ep.count, _num(ep.peak),
-                  ep.peak_at, _num(ep.last_value), _num(ep.limit),
-                  UNITS.get(rule.kind, s.unit),
-                  json.dumps(_detail(rule, ep, base, s, limits), ensure_ascii=False), s.lon, s.lat)
-        for k, v in zip(cols, values, strict=True):
-            cols[k].append(v)
+        rows.append((ids[i], rule.id, s.dataset_id, s.thing_id, None if silence else s.id,
+                     rule.observed_property if silence else s.prop, inc[i], status, resolution,
+                     SEVERITIES[ep.sev], ep.start, ep.last, ep.ended, ep.count, _num(ep.peak),
+                     ep.peak_at, _num(ep.last_value), _num(ep.limit),
+                     UNITS.get(rule.kind, s.unit), _detail_json(rule, ep, base, s, limits, details),
+                     s.lon, s.lat))
         events.append((ids[i], s.dataset_id, "opened", SEVERITIES[ep.sev], status))
         if ep.ended is not None:
             events.append((ids[i], s.dataset_id, "resolved", SEVERITIES[ep.sev], status))
-    table = pa.table({k: (pa.array(v, _TS) if k in ("started_at", "last_seen_at", "ended_at",
-                                                     "peak_at")
-                          else pa.array(v)) for k, v in cols.items()})
+    stamps = ("started_at", "last_seen_at", "ended_at", "peak_at")
+    table = pa.table({k: pa.array(v, _TS) if k in stamps else pa.array(v)
+                      for k, v in zip(names, zip(*rows, strict=True), strict=True)})
     cur.register("__eb_new_alerts", table)
     try:
         cur.execute(
