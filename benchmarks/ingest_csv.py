@@ -1,18 +1,22 @@
 """Benchmark: ingest of a long observation CSV against DuckDB's own read_csv, in the same run.
 
-    .venv/bin/python benchmarks/ingest_csv.py [--rows 10000000] [--stations 300]
+    .venv/bin/python benchmarks/ingest_csv.py [--rows 10000000] [--stations 300] [--csv FILE]
 
 Generates (station, variable, time, value, unit) rows for stations x 6 air-quality variables,
 hourly, in time order as monitoring networks export them. Then, each in a fresh child process:
 (a) baseline: DuckDB `CREATE TABLE t AS SELECT * FROM read_csv(...)` into a fresh file database;
 (b) ecobridge: `ingest_file` into a fresh store whose stations were ingested beforehand.
-Prints one JSON line per figure. Peak memory is the child's maximum RSS.
+Prints one JSON line per figure, each with the load average (1 min) when it was taken. Peak
+memory is the child's maximum RSS. `--csv FILE` reuses (or first writes) the generated file, so
+that runs compared back to back (e.g. one with PYTHONPATH pointing at a copy of older modules)
+read the same bytes.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -55,6 +59,7 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "cpu_seconds": cpu() - c,
 
 INGEST = """
 import json, resource, time
+import ecobridge
 from ecobridge.catalog.service import create_dataset
 from ecobridge.config import Settings
 from ecobridge.governance.organisations import create_organisation
@@ -72,7 +77,8 @@ seconds, cpu_seconds = time.perf_counter() - t, cpu() - c
 store.close()
 print(json.dumps({{"seconds": seconds, "cpu_seconds": cpu_seconds, "rows_in": report.rows_in,
                    "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                   "rows_inserted": report.rows_inserted, "rows_rejected": report.rows_rejected}}))
+                   "rows_inserted": report.rows_inserted, "rows_rejected": report.rows_rejected,
+                   "module": ecobridge.__file__}}))
 """
 
 
@@ -90,12 +96,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--stations", type=int, default=300)
+    ap.add_argument("--csv", type=Path, help="generated file to reuse (written if missing)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ecobridge-bench-") as tmp:
         tmp = Path(tmp)
-        csv, stations = tmp / "observations.csv", tmp / "stations.csv"
+        csv, stations = args.csv or tmp / "observations.csv", tmp / "stations.csv"
         t = time.perf_counter()
-        generate(csv, args.rows, args.stations)
+        if not csv.exists():
+            generate(csv, args.rows, args.stations)
         stations.write_text("code,name,lat,lon\n" + "".join(
             f"ST{i:04d},Station {i},{40 + i % 10 * 0.1:.3f},{70 + i // 10 * 0.1:.3f}\n"
             for i in range(args.stations)))
@@ -108,7 +116,8 @@ def main() -> None:
                                            stations=str(stations)))
         assert ing["rows_in"] == args.rows and ing["rows_rejected"] == 0, ing
         emit("ingest_rows_per_s", args.rows / ing["seconds"], seconds=ing["seconds"],
-             cpu_seconds=ing["cpu_seconds"], target=">= 1000000")
+             cpu_seconds=ing["cpu_seconds"], target=">= 1000000",
+             ecobridge=ing["module"])
         emit("ingest_vs_duckdb_ratio", ing["seconds"] / base["seconds"], target="< 2",
              note="ingest time / DuckDB read_csv-into-table time, same file, same run")
         emit("ingest_vs_duckdb_cpu_ratio", ing["cpu_seconds"] / base["cpu_seconds"],
@@ -119,7 +128,7 @@ def main() -> None:
 
 def emit(figure: str, value: float, **extra) -> None:
     print(json.dumps({"benchmark": "ingest_csv", "figure": figure, "value": round(value, 3),
-                      **extra}), flush=True)
+                      **extra, "load_average": round(os.getloadavg()[0], 2)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,16 @@
 
 A regular long CSV takes one pass instead of 1 and 2: pyarrow streams it in batches and the same
 SQL classifies each batch in memory (`csv_arrow.scan`); a file pyarrow will not read (short or
-long rows, bad bytes) goes through DuckDB's `read_csv` as above.
+long rows, bad bytes) goes through DuckDB's `read_csv` as above. A plain one (see `_typed`) is
+classified by numpy instead, with only the rows of other shapes sent through that SQL
+(`csv_arrow.scan_typed`).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import duckdb
 import numpy as np
@@ -59,6 +62,7 @@ class Relation:
     time_type: str
     value_type: str
     wide_columns: tuple[str, ...] = ()
+    columns: dict[str, str] = dataclass_field(default_factory=dict)  # field -> file column
 
 
 def build_relation(table: Table, mapping: Mapping) -> Relation:
@@ -81,6 +85,7 @@ def build_relation(table: Table, mapping: Mapping) -> Relation:
         row_number = "__rn"
     fields: dict[str, tuple[str, list]] = {}
     types: dict[str, str] = {}
+    columns: dict[str, str] = {}
     for name in (*REQUIRED, "lat", "lon"):
         if name in mapping.constants:
             fields[name] = ("CAST(? AS VARCHAR)", [mapping.constants[name]])
@@ -109,8 +114,9 @@ def build_relation(table: Table, mapping: Mapping) -> Relation:
             continue
         fields[name] = (ident(column), [])
         types[name] = table.columns[column].upper()
+        columns[name] = column
     return Relation(rel, params, fields, row_number, types["time"], types["value"],
-                    wide_columns)
+                    wide_columns, columns)
 
 
 def _text(rel: Relation, name: str) -> tuple[str, list]:
@@ -367,10 +373,34 @@ def _fetch_rows(cur, sql: str, params: list, keys: Keys, name: str,
     return out
 
 
+def _typed(rel: Relation, mapping: Mapping) -> csv_arrow.Typed | None:
+    """The columns and constants for `csv_arrow.scan_typed`, when the file is plain enough for
+    it: ISO times (no time format), '.' decimals, no missing-value markers, no coordinates,
+    not wide, each field its own column."""
+    if (rel.wide_columns or mapping.time_format or mapping.decimal == "," or mapping.na_values
+            or ("lat" in rel.fields and "lon" in rel.fields)
+            or rel.time_type != "VARCHAR" or rel.value_type != "VARCHAR"):
+        return None
+    constants = {}
+    for name in ("station", "variable", "unit"):
+        if name in mapping.constants:
+            if not isinstance(mapping.constants[name], str):
+                return None
+            constants[name] = mapping.constants[name]
+        elif name not in rel.columns:
+            return None
+    columns = {f: rel.columns[f] for f in REQUIRED if f in rel.columns and f not in constants}
+    if ("time" not in columns or "value" not in columns
+            or len(set(columns.values())) != len(columns)):
+        return None
+    return csv_arrow.Typed(columns, constants)
+
+
 def _scanned_rows(scanned: csv_arrow.Scanned, keys: Keys) -> dict[str, np.ndarray]:
     """The rows of a streamed CSV as `_fetch_rows` gives them, once the keys are resolved."""
-    ki = [pc.index_in(pa.array(k), value_set=keys.hashes).to_numpy(zero_copy_only=False)
-          for k in scanned.k]
+    ki = (scanned.k if scanned.numbered else
+          [pc.index_in(pa.array(k), value_set=keys.hashes).to_numpy(zero_copy_only=False)
+           for k in scanned.k])
     scanned.k = []
     out = {"ki": np.concatenate(ki).astype(np.int32, copy=False) if ki else np.empty(0, np.int32)}
     del ki
@@ -386,7 +416,14 @@ def ingest_observations(cur, *, dataset_id: int, run_id: int, table: Table, mapp
                         zone: str | None, step=lambda fraction: None) -> Counts:
     rel = build_relation(table, mapping)
     scanned = None
-    if table.csv is not None and not rel.wide_columns:
+    typed = _typed(rel, mapping)
+    if table.csv is not None and typed is not None:
+        rest = Relation("eb_rest", [], {**{f: ("CAST(NULL AS VARCHAR)", []) for f in
+                                           ("station", "variable", "unit")},
+                                        "time": ("tr", []), "value": ("vr", [])},
+                        None, "VARCHAR", "VARCHAR")
+        scanned = csv_arrow.scan_typed(cur, table, typed, rows_sql(rest, mapping, zone), step)
+    elif table.csv is not None and not rel.wide_columns:
         scanned = csv_arrow.scan(cur, table, rel, keys_sql,
                                  lambda r: rows_sql(r, mapping, zone), step)
     if scanned is not None:

@@ -99,60 +99,104 @@ def evaluate(group: np.ndarray, t_us: np.ndarray, values: np.ndarray,
 
 def _evaluate(group: np.ndarray, t_us: np.ndarray, values: np.ndarray, table: dict,
               flags: np.ndarray, tests: np.ndarray) -> None:
-    present = np.flatnonzero(np.isfinite(values))
-    if len(present) == 0:
+    finite = np.isfinite(values)
+    every = bool(finite.all())
+    present = None if every else np.flatnonzero(finite)
+    if present is not None and len(present) == 0:
         return
-    g = group[present]
-    t = t_us[present]
-    x = values[present]
-    cfg = {name: column[g] for name, column in table.items()}
+    g = group if every else group[present]
+    t = t_us if every else t_us[present]
+    x = values if every else values[present]
+    n = len(g)
 
-    first = np.empty(len(g), dtype=bool)
+    first = np.empty(n, dtype=bool)
     first[0] = True
-    first[1:] = g[1:] != g[:-1]
-    last = np.empty(len(g), dtype=bool)
+    np.not_equal(g[1:], g[:-1], out=first[1:])
+    last = np.empty(n, dtype=bool)
     last[-1] = True
     last[:-1] = first[1:]
-    prev_x = np.concatenate(([np.nan], x[:-1]))
-    next_x = np.concatenate((x[1:], [np.nan]))
-    prev_t = np.concatenate(([0], t[:-1]))
+    prev_x = np.empty(n)
+    prev_x[0] = np.nan
+    prev_x[1:] = x[:-1]
 
-    rank = np.zeros(len(g), dtype=np.uint8)
-    bits = np.zeros(len(g), dtype=np.uint16)
+    rank = np.zeros(n, dtype=np.uint8)
+    bits = np.zeros(n, dtype=np.uint16)
+    one, two, three = np.uint8(1), np.uint8(2), np.uint8(3)
+    # rows come in runs of one group: a group's settings repeated over its run (several times
+    # cheaper than indexing a table by every row's group)
+    starts = np.flatnonzero(first)
+    run_group = g[starts]
+    run_length = np.diff(np.append(starts, n))
 
-    def record(test_rank: np.ndarray, bit: int) -> None:
-        np.maximum(rank, test_rank.astype(np.uint8), out=rank)
-        bits[test_rank >= 2] |= bit
+    def cfg(name: str) -> np.ndarray:
+        return np.repeat(table[name][run_group], run_length)
+
+    def on_of(*names: str) -> np.ndarray | None:
+        """Per row: does the group's config hold any of these (None: no group does)."""
+        held = np.zeros(len(table[names[0]]), bool)
+        for name in names:
+            held |= ~np.isnan(table[name])
+        if not held.any():
+            return None
+        return np.repeat(held[run_group], run_length)
+
+    def record(on: np.ndarray, test: np.ndarray, bit: int) -> None:
+        # rank 0 (not evaluated) where the test is off; flags 2+ set the test's bit
+        test = np.where(on, test, np.uint8(0))
+        np.maximum(rank, test, out=rank)
+        bits[test >= 2] |= bit
 
     with np.errstate(invalid="ignore", divide="ignore"):
         # gross range
-        on = ~np.isnan(cfg["fail_lo"]) | ~np.isnan(cfg["suspect_lo"])
-        out_fail = (x < cfg["fail_lo"]) | (x > cfg["fail_hi"])
-        out_suspect = (x < cfg["suspect_lo"]) | (x > cfg["suspect_hi"])
-        record(np.where(on, np.where(out_fail, 3, np.where(out_suspect, 2, 1)), 0), GROSS_RANGE)
+        on = on_of("fail_lo", "suspect_lo")
+        if on is not None:
+            out_fail = (x < cfg("fail_lo")) | (x > cfg("fail_hi"))
+            out_suspect = (x < cfg("suspect_lo")) | (x > cfg("suspect_hi"))
+            record(on, np.where(out_fail, three, np.where(out_suspect, two, one)), GROSS_RANGE)
+            del out_fail, out_suspect
 
         # spike
-        on = (~np.isnan(cfg["spike_suspect"]) | ~np.isnan(cfg["spike_fail"])) & ~first & ~last
-        spike = np.abs(x - (prev_x + next_x) / 2.0)
-        test = np.where(spike > cfg["spike_fail"], 3, np.where(spike > cfg["spike_suspect"], 2, 1))
-        record(np.where(on, test, 0), SPIKE)
+        on = on_of("spike_suspect", "spike_fail")
+        if on is not None:
+            on &= ~first & ~last
+            next_x = np.empty(n)
+            next_x[-1] = np.nan
+            next_x[:-1] = x[1:]
+            spike = np.abs(x - (prev_x + next_x) / 2.0)
+            del next_x
+            record(on, np.where(spike > cfg("spike_fail"), three,
+                                np.where(spike > cfg("spike_suspect"), two, one)), SPIKE)
+            del spike
 
+        diff = np.abs(x - prev_x)
         # rate of change
-        on = ~np.isnan(cfg["roc_threshold"]) & ~first
-        rate = np.abs(x - prev_x) / ((t - prev_t) / 1e6)
-        record(np.where(on, np.where(rate > cfg["roc_threshold"], 2, 1), 0), RATE_OF_CHANGE)
+        on = on_of("roc_threshold")
+        if on is not None:
+            on &= ~first
+            prev_t = np.empty(n, np.int64)
+            prev_t[0] = 0
+            prev_t[1:] = t[:-1]
+            rate = diff / ((t - prev_t) / 1e6)
+            del prev_t
+            record(on, np.where(rate > cfg("roc_threshold"), two, one), RATE_OF_CHANGE)
+            del rate
 
         # flat line: time since the last change larger than the tolerance
-        on = ~np.isnan(cfg["flat_suspect_s"]) | ~np.isnan(cfg["flat_fail_s"])
-        change = first | (np.abs(x - prev_x) > cfg["flat_tolerance"])
-        last_change = np.maximum.accumulate(np.where(change, np.arange(len(g)), 0))
-        still = (t - t[last_change]) / 1e6
-        test = np.where(still >= cfg["flat_fail_s"], 3,
-                        np.where(still >= cfg["flat_suspect_s"], 2, 1))
-        record(np.where(on, test, 0), FLAT_LINE)
+        on = on_of("flat_suspect_s", "flat_fail_s")
+        if on is not None:
+            change = first | (diff > cfg("flat_tolerance"))
+            last_change = np.maximum.accumulate(np.where(change, np.arange(n), 0))
+            still = (t - t[last_change]) / 1e6
+            del change, last_change
+            record(on, np.where(still >= cfg("flat_fail_s"), three,
+                                np.where(still >= cfg("flat_suspect_s"), two, one)), FLAT_LINE)
 
-    flags[present] = _RANK_TO_FLAG[rank]
-    tests[present] = bits
+    if every:
+        flags[:] = _RANK_TO_FLAG[rank]
+        tests[:] = bits
+    else:
+        flags[present] = _RANK_TO_FLAG[rank]
+        tests[present] = bits
 
 
 def describe(tests: int) -> list[str]:
