@@ -85,10 +85,11 @@ def _routers() -> list:
     from ecobridge.catalog.areas_api import router as areas_router
     from ecobridge.governance.api import routers as governance_routers
     from ecobridge.monitoring.api import router as monitoring_router
+    from ecobridge.monitoring.ingest_api import router as ingest_router
     from ecobridge.monitoring.sta.api import router as sta_router
     from ecobridge.monitoring.sta.write_api import router as sta_write_router
     from ecobridge.web import routers as web_routers
 
-    return [*governance_routers(), catalog_router, monitoring_router, alerts_router,
+    return [*governance_routers(), ingest_router, catalog_router, monitoring_router, alerts_router,
             biodiversity_router, sta_router, sta_write_router, ogcapi_router, *web_routers(),
             areas_router]

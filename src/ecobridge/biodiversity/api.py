@@ -74,7 +74,8 @@ def dwca_upload(request: Request, store: StoreDep, principal: UserDep, ref: Data
                 ) -> dict:
     """Import a Darwin Core Archive into the dataset; answers the run with its rejects."""
     return _import(request, file,
-                   lambda p: import_dwca(store, p, dataset=ref, principal=principal))
+                   lambda p: import_dwca(store, p, dataset=ref, principal=principal,
+                                         file_name=p.name))
 
 
 @router.post("/datasets/{ref}/camtrap-dp", status_code=201)
@@ -84,4 +85,5 @@ def camtrap_dp_upload(request: Request, store: StoreDep, principal: UserDep,
                       ) -> dict:
     """Import a Camtrap DP package (validated offline against the vendored profile)."""
     return _import(request, file,
-                   lambda p: import_camtrap_dp(store, p, dataset=ref, principal=principal))
+                   lambda p: import_camtrap_dp(store, p, dataset=ref, principal=principal,
+                                               file_name=p.name))

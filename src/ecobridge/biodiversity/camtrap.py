@@ -82,7 +82,8 @@ def column_of(field: str) -> str:
 # -- import ------------------------------------------------------------------------------------
 def import_camtrap_dp(store, path: str | Path, *, dataset: str | int,
                       principal: Principal = SYSTEM,
-                      occurrence_properties: dict | None = None) -> IngestReport:
+                      occurrence_properties: dict | None = None,
+                      file_name: str | None = None) -> IngestReport:
     """Import a package; `occurrence_properties` are added to each derived occurrence."""
     path = Path(path)
     dataset_id = resolve_dataset_id(store, dataset)
@@ -90,7 +91,7 @@ def import_camtrap_dp(store, path: str | Path, *, dataset: str | int,
     if not path.exists():
         raise InvalidInput("no such file or folder", file=str(path))
     run_id = start_run(store, dataset_id=dataset_id, kind="camtrap-dp", path=path,
-                       principal=principal)
+                       principal=principal, file_name=file_name)
     scratch = Path(tempfile.mkdtemp(prefix="camtrap-", dir=_tmp(store)))
     added: dict[str, list[str]] = {t: [] for t in TABLES}
     try:

@@ -87,14 +87,14 @@ def term_iri(name: str) -> str:
 
 # -- import ------------------------------------------------------------------------------------
 def import_dwca(store, path: str | Path, *, dataset: str | int,
-                principal: Principal = SYSTEM) -> IngestReport:
+                principal: Principal = SYSTEM, file_name: str | None = None) -> IngestReport:
     path = Path(path)
     dataset_id = resolve_dataset_id(store, dataset)
     require_write(store, principal, dataset_id)
     if not path.exists():
         raise InvalidInput("no such file or folder", file=str(path))
     run_id = start_run(store, dataset_id=dataset_id, kind="dwca", path=path,
-                       principal=principal)
+                       principal=principal, file_name=file_name)
     added: list[str] = []
     try:
         archive = read_archive(path)

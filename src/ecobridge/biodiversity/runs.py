@@ -40,12 +40,15 @@ def digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def start_run(store, *, dataset_id: int, kind: str, path: Path, principal: Principal) -> int:
+def start_run(store, *, dataset_id: int, kind: str, path: Path, principal: Principal,
+              file_name: str | None = None) -> int:
+    """`file_name`: the name the user gave an uploaded file (its path is the server's)."""
     with store.transaction() as cur:
         return cur.execute(
             "INSERT INTO ingest_runs (dataset_id, kind, file_name, file_sha256, status, user_id)"
             " VALUES (?, ?, ?, ?, 'running', ?) RETURNING id",
-            [dataset_id, kind, str(path), digest(path), principal.user_id]).fetchone()[0]
+            [dataset_id, kind, file_name or str(path), digest(path),
+             principal.user_id]).fetchone()[0]
 
 
 def finish_run(cur, run_id: int, counts: RowCounts, rejects: list[Reject],

@@ -1,5 +1,5 @@
 """HTTP routers of governance: sign-in, tokens, members, dataset policies and grants, access
-requests, the audit log. API ingest lives in `ingest_api.py`."""
+requests, the audit log. API ingest lives in `monitoring/ingest_api.py`."""
 
 from __future__ import annotations
 
@@ -277,7 +277,5 @@ def read_audit(store: StoreDep, principal: UserDep,
 
 
 def routers() -> list[APIRouter]:
-    """Governance's routers for api/app.py: this one and API ingest."""
-    from ecobridge.governance import ingest_api
-
-    return [router, ingest_api.router]
+    """Governance's routers for api/app.py (API ingest is monitoring's: monitoring/ingest_api)."""
+    return [router]

@@ -1,8 +1,10 @@
 """Access requests: a user asks for a dataset with a purpose; an admin of the owner decides.
 
-A request may name any dataset that exists, hidden or not (a partner learns its slug from the
-owner); what the dataset holds stays hidden until a grant opens it. Approval creates a grant to
-the requester's organisation, optionally with an end date and precise coordinates.
+A request names a dataset the requester can already see in the catalogue (for example a
+sensitive one shown only on the coarse grid, or open metadata): a dataset it cannot see answers
+exactly like a missing one, so a request never confirms that a hidden slug exists. An owner who
+wants to open a hidden dataset to a partner adds a grant. Approval creates a grant to the
+requester's organisation, optionally with an end date and precise coordinates.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from datetime import datetime
 from ecobridge.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from ecobridge.governance.organisations import get_organisation
 from ecobridge.governance.policies import add_grant, dataset_ref
-from ecobridge.governance.policy import Principal, require_admin
+from ecobridge.governance.policy import Principal, require_admin, visible_datasets_sql
 
 MAX_PURPOSE = 2000
 
@@ -33,6 +35,8 @@ def create_request(store, principal: Principal, ref: str | int, *, purpose: str,
     else:
         raise InvalidInput("name the organisation the access is for", field="org")
     ds = dataset_ref(store, ref)
+    if not _visible(store, principal, ds["id"]):
+        raise NotFound(f"no dataset {ref!r}")  # word for word dataset_ref's answer
     if ds["owner_org_id"] == org_id:
         raise Conflict("your organisation owns this dataset already")
     with store.transaction() as cur:
@@ -46,6 +50,12 @@ def create_request(store, principal: Principal, ref: str | int, *, purpose: str,
                                                          purpose])
         request_id = cur.fetchone()[0]
     return get_request(store, principal, request_id)
+
+
+def _visible(store, principal: Principal, dataset_id: int) -> bool:
+    pred, params = visible_datasets_sql(principal, "d")
+    return bool(store.scalar(f"SELECT {pred} FROM datasets d WHERE d.id = ?",
+                             [*params, dataset_id]))
 
 
 _SELECT = (

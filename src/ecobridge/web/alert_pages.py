@@ -5,6 +5,10 @@ Every read goes through alerts.service (the governance predicate, generalised po
 audit log); the buttons post to page routes that call the same service, so the rules of who may
 triage live in one place. The map reads its points from /alerts/map.geojson, built from the same
 alert records, so a sensitive station is at its grid cell's centre on the map as in the list.
+
+The page follows the server-sent events of /api/v1/alerts/stream from the last event before it
+was rendered (static/js/alerts.js): a new or changed alert's row comes from /alerts/{id}/row,
+rendered here like the list's rows, in the page's language and with the reader's rights.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from ecobridge.alerts import service
+from ecobridge.alerts import service, sse
 from ecobridge.alerts.models import SEVERITIES
 from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.catalog.i18n import localise
@@ -79,6 +83,8 @@ def alerts_page(request: Request, store: StoreDep, principal: PrincipalDep,
                 before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> HTMLResponse:
     """Map, incidents and the list of alerts, newest first, filtered."""
     chosen = _filters(status, severity, dataset, incident)
+    # read first: an event committed after this id is streamed, none is missed in between
+    last_event = sse.start_id(store, None, None)
     items = service.list_alerts(store, principal, after_id=before, limit=PAGE, **chosen)
     incidents = _incidents(store, principal, status, severity, dataset)
     query = urlencode(chosen)
@@ -88,11 +94,22 @@ def alerts_page(request: Request, store: StoreDep, principal: PrincipalDep,
         request, "alerts/index.html", lang=lang,
         alternate=f"/api/v1/alerts?{query}" if query else "/api/v1/alerts",
         alerts=items, incidents=incidents, triage=_may_triage(store, principal, items),
-        filters=chosen, query=query, older=older,
+        filters=chosen, query=query, older=older, live=before is None,
+        stream_url=f"/api/v1/alerts/stream?after={last_event}",
         datasets=_dataset_choices(store, principal, lang),
         cap_url="/api/v1/alerts.cap?" + urlencode(
             {k: v for k, v in chosen.items() if k != "incident"}),
         geojson_url=f"/alerts/map.geojson?{query}")
+
+
+@router.get("/alerts/{alert_id}/row", response_class=HTMLResponse)
+def alert_row(request: Request, store: StoreDep, principal: PrincipalDep,
+              lang: PageLanguageDep, alert_id: Id) -> HTMLResponse:
+    """One alert's row of the list, for the live page (404 for an alert the reader may not
+    see, as on every read)."""
+    alert = service.get_alert(store, principal, alert_id)
+    return render(request, "alerts/_row.html", lang=lang, alert=alert,
+                  triage=_may_triage(store, principal, [alert]), changed=True)
 
 
 @router.get("/alerts/map.geojson")

@@ -26,17 +26,26 @@ from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import list_datasets
 from ecobridge.errors import EcobridgeError, InvalidInput
-from ecobridge.governance import audit, ingest_api, policies, requests, tokens
+from ecobridge.governance import audit, policies, requests, tokens
 from ecobridge.governance.organisations import get_organisation
 from ecobridge.governance.policy import WRITE_ROLES, Principal
+from ecobridge.monitoring import ingest_api
 from ecobridge.monitoring.mapping import KINDS
 from ecobridge.web.i18n import PageLanguageDep
+from ecobridge.web.org_errors import (
+    FormPrincipalDep,
+    Refusal,
+    check_refused,
+    dataset_ref,
+    number,
+    refusal,
+    required,
+    wants_problem,
+)
 from ecobridge.web.render import render
 
 router = APIRouter(include_in_schema=False)
 SLUG = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-DatasetRef = Annotated[str, Path(pattern=SLUG)]
-Id = Annotated[int, Path(ge=1, le=2**53)]
 RunRef = Annotated[str, Path(pattern=r"^([0-9a-f]{24}|[0-9]{1,15})$")]
 TIMEZONE = r"^[A-Za-z0-9_+/-]{1,64}$"
 DONE = ("policy", "grant", "grant-revoked", "approved", "declined", "token-revoked")
@@ -91,7 +100,7 @@ def _is_admin(principal: Principal) -> bool:
 
 
 def _org_page(request: Request, store, principal: Principal, lang: str, *, status: int = 200,
-              error: str | None = None, new_token: dict | None = None,
+              error: Refusal | None = None, new_token: dict | None = None,
               done: str | None = None) -> HTMLResponse:
     datasets = _owned_datasets(store, principal, lang)
     decides = {d["slug"] for d in datasets if d["admin"]}
@@ -127,19 +136,32 @@ def _change(request: Request, store, principal: Principal, lang: str, done: str,
     if not principal.authenticated:
         return _sign_in("/org")
     try:
+        check_refused(request)
         action()
     except EcobridgeError as exc:
-        return _org_page(request, store, principal, lang, status=exc.status, error=exc.detail)
+        return _refused(request, store, principal, lang, exc)
     return RedirectResponse(f"/org?done={done}#{anchor}", status_code=303)
 
 
+def _refused(request: Request, store, principal: Principal, lang: str,
+             exc: EcobridgeError) -> Response:
+    """The page again with the refusal in the reader's language; problem+json for a program
+    that asked for JSON (org_errors.py)."""
+    if wants_problem(request):
+        raise exc
+    return _org_page(request, store, principal, lang, status=exc.status,
+                     error=refusal(lang, exc))
+
+
 @router.post("/org/datasets/{dataset}/policy")
-def set_policy(request: Request, store: StoreDep, principal: PrincipalDep,
-               lang: PageLanguageDep, dataset: DatasetRef, visibility: str = Form(...),
+def set_policy(request: Request, store: StoreDep, principal: FormPrincipalDep,
+               lang: PageLanguageDep, dataset: str, visibility: str = Form(""),
                embargo_until: str = Form(""), sensitive: str | None = Form(None),
                generalise_km: str = Form("")) -> Response:
     def action() -> None:
-        changes: dict = {"visibility": visibility, "sensitive": sensitive is not None,
+        dataset_ref(dataset)
+        changes: dict = {"visibility": required(visibility, "visibility"),
+                         "sensitive": sensitive is not None,
                          "embargo_until": _day(embargo_until, "embargo_until")}
         if generalise_km.strip():
             try:
@@ -153,12 +175,13 @@ def set_policy(request: Request, store: StoreDep, principal: PrincipalDep,
 
 
 @router.post("/org/datasets/{dataset}/grants")
-def add_grant(request: Request, store: StoreDep, principal: PrincipalDep,
-              lang: PageLanguageDep, dataset: DatasetRef, grantee: str = Form(...),
+def add_grant(request: Request, store: StoreDep, principal: FormPrincipalDep,
+              lang: PageLanguageDep, dataset: str, grantee: str = Form(""),
               precise: str | None = Form(None), ends_at: str = Form("")) -> Response:
     """`grantee` is an organisation's slug, or a country's ISO 3166-1 alpha-3 code."""
     def action() -> None:
-        who = grantee.strip()
+        dataset_ref(dataset)
+        who = required(grantee, "grantee").strip()
         country = who.upper() if len(who) == 3 and who.isalpha() else None
         policies.add_grant(store, principal, dataset, org=None if country else who,
                            country=country, precise=precise is not None,
@@ -168,38 +191,42 @@ def add_grant(request: Request, store: StoreDep, principal: PrincipalDep,
 
 
 @router.post("/org/datasets/{dataset}/grants/{grant_id}/revoke")
-def revoke_grant(request: Request, store: StoreDep, principal: PrincipalDep,
-                 lang: PageLanguageDep, dataset: DatasetRef, grant_id: Id) -> Response:
+def revoke_grant(request: Request, store: StoreDep, principal: FormPrincipalDep,
+                 lang: PageLanguageDep, dataset: str, grant_id: str) -> Response:
     return _change(request, store, principal, lang, "grant-revoked", f"dataset-{dataset}",
-                   lambda: policies.revoke_grant(store, principal, dataset, grant_id))
+                   lambda: policies.revoke_grant(store, principal, dataset_ref(dataset),
+                                                 number(grant_id, "grant")))
 
 
 @router.post("/org/requests/{request_id}/approve")
-def approve(request: Request, store: StoreDep, principal: PrincipalDep, lang: PageLanguageDep,
-            request_id: Id, ends_at: str = Form(""), precise: str | None = Form(None),
-            note: str = Form("")) -> Response:
+def approve(request: Request, store: StoreDep, principal: FormPrincipalDep,
+            lang: PageLanguageDep, request_id: str, ends_at: str = Form(""),
+            precise: str | None = Form(None), note: str = Form("")) -> Response:
     return _change(request, store, principal, lang, "approved", "requests",
                    lambda: requests.approve_request(
-                       store, principal, request_id, ends_at=_day(ends_at, "ends_at"),
+                       store, principal, number(request_id, "access request"),
+                       ends_at=_day(ends_at, "ends_at"),
                        precise=precise is not None, note=note.strip() or None))
 
 
 @router.post("/org/requests/{request_id}/decline")
-def decline(request: Request, store: StoreDep, principal: PrincipalDep, lang: PageLanguageDep,
-            request_id: Id, note: str = Form("")) -> Response:
+def decline(request: Request, store: StoreDep, principal: FormPrincipalDep,
+            lang: PageLanguageDep, request_id: str, note: str = Form("")) -> Response:
     return _change(request, store, principal, lang, "declined", "requests",
-                   lambda: requests.decline_request(store, principal, request_id,
-                                                    note=note.strip() or None))
+                   lambda: requests.decline_request(
+                       store, principal, number(request_id, "access request"),
+                       note=note.strip() or None))
 
 
 @router.post("/org/tokens", response_class=HTMLResponse)
-def create_token(request: Request, store: StoreDep, principal: PrincipalDep,
+def create_token(request: Request, store: StoreDep, principal: FormPrincipalDep,
                  lang: PageLanguageDep, name: str = Form(""),
                  days: str = Form(str(tokens.DEFAULT_DAYS))) -> Response:
     """A new token; its secret is in this answer only (never stored, never in a URL)."""
     if principal.user_id is None:
         return _sign_in("/org")
     try:
+        check_refused(request)
         if "\x00" in name or len(name) > 200:
             raise InvalidInput("a token name has at most 200 characters", field="name")
         try:
@@ -209,15 +236,15 @@ def create_token(request: Request, store: StoreDep, principal: PrincipalDep,
         created = tokens.create_token(store, user=principal.user_id, name=name.strip(),
                                       days=lifetime)
     except EcobridgeError as exc:
-        return _org_page(request, store, principal, lang, status=exc.status, error=exc.detail)
+        return _refused(request, store, principal, lang, exc)
     return _org_page(request, store, principal, lang, new_token=created)
 
 
 @router.post("/org/tokens/{token_id}/revoke")
-def revoke_token(request: Request, store: StoreDep, principal: PrincipalDep,
-                 lang: PageLanguageDep, token_id: Id) -> Response:
+def revoke_token(request: Request, store: StoreDep, principal: FormPrincipalDep,
+                 lang: PageLanguageDep, token_id: str) -> Response:
     return _change(request, store, principal, lang, "token-revoked", "tokens",
-                   lambda: tokens.revoke_token(store, principal, token_id))
+                   lambda: tokens.revoke_token(store, principal, number(token_id, "token")))
 
 
 # -- /upload -----------------------------------------------------------------------------------
@@ -229,7 +256,7 @@ def _publishable(store, principal: Principal, lang: str) -> list[dict]:
 
 
 def _upload_page(request: Request, store, principal: Principal, lang: str, *, status: int = 200,
-                 error: str | None = None, chosen: str | None = None) -> HTMLResponse:
+                 error: Refusal | None = None, chosen: str | None = None) -> HTMLResponse:
     return render(request, "org/upload.html", lang=lang, status=status, error=error,
                   datasets=_publishable(store, principal, lang), kinds=KINDS,
                   chosen=chosen or request.query_params.get("dataset"))
@@ -257,7 +284,7 @@ def _mapping_json(text: str) -> str | None:
 
 
 @router.post("/upload")
-def upload_submit(request: Request, store: StoreDep, principal: PrincipalDep,
+def upload_submit(request: Request, store: StoreDep, principal: FormPrincipalDep,
                   lang: PageLanguageDep, dataset: str = Form(""),
                   file: UploadFile | None = File(None), kind: str = Form(""),
                   timezone: str = Form(""), mapping: str = Form("")) -> Response:
@@ -266,6 +293,7 @@ def upload_submit(request: Request, store: StoreDep, principal: PrincipalDep,
     if not principal.authenticated:
         return _sign_in("/upload")
     try:
+        check_refused(request)
         if not re.fullmatch(SLUG, dataset):
             raise InvalidInput("choose a dataset", field="dataset")
         if file is None or not file.filename:
@@ -278,8 +306,10 @@ def upload_submit(request: Request, store: StoreDep, principal: PrincipalDep,
         job = ingest_api.upload(request, store, principal, dataset, file, kind or None,
                                 timezone or None, _mapping_json(mapping))
     except EcobridgeError as exc:
+        if wants_problem(request):
+            raise
         return _upload_page(request, store, principal, lang, status=exc.status,
-                            error=exc.detail, chosen=dataset)
+                            error=refusal(lang, exc), chosen=dataset)
     return RedirectResponse(f"/upload/runs/{job['job']}", status_code=303)
 
 

@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
+from ecobridge.alerts import lifecycle
 from ecobridge.catalog.service import resolve_dataset_id
 from ecobridge.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from ecobridge.governance.policy import WRITE_ROLES, Principal, require_write
@@ -58,9 +60,9 @@ _OWNERS = {
                  " WHERE x.location_id = ?",
     "Sensors": "SELECT DISTINCT t.dataset_id FROM datastreams s JOIN things t"
                " ON t.id = s.thing_id WHERE s.sensor_id = ?",
-    "FeaturesOfInterest": "SELECT DISTINCT t.dataset_id FROM observations o JOIN datastreams s"
-                          " ON s.id = o.datastream_id JOIN things t ON t.id = s.thing_id"
-                          " WHERE o.feature_of_interest_id = ?",
+    "FeaturesOfInterest": "SELECT DISTINCT t.dataset_id FROM feature_datastreams f JOIN"
+                          " datastreams s ON s.id = f.datastream_id JOIN things t"
+                          " ON t.id = s.thing_id WHERE f.feature_of_interest_id = ?",
 }
 
 
@@ -199,14 +201,35 @@ def delete(store, principal: Principal, path: ast.ResourcePath) -> None:
     with store.transaction() as cur:
         w.cur = cur
         w.check_owner(es, entity_id)
+        # the alerts of the datastreams that go are withdrawn with them (alerts/lifecycle.py)
+        withdrawn = lifecycle.entity_deleted(cur, es, entity_id, user_id=principal.user_id)
         last = DELETERS[es](cur, entity_id)
     try:
         for sql, params in last or ():
-            with store.transaction() as cur:
-                cur.execute(sql, params)
+            _commit_level(store, sql, params)
     except duckdb.ConstraintException:
         raise Conflict(f"{entity_set(es).singular} {entity_id} gained new links while it was "
                        "being deleted; repeat the DELETE") from None
+    finally:
+        # only now: a feed or the outbox worker reading while the levels above commit would
+        # hold a snapshot with the deleted children, and DuckDB would refuse the parent's delete
+        if withdrawn:
+            lifecycle.wake_feeds()
+
+
+def _commit_level(store, sql: str, params: list, tries: int = 4) -> None:
+    """One level of a cascade. A read that started before the level below committed (a feed,
+    the outbox worker) still sees its rows, and DuckDB refuses the parent's delete until that
+    read ends: try again a few times before calling it a conflict."""
+    for attempt in range(tries):
+        try:
+            with store.transaction() as cur:
+                cur.execute(sql, params)
+            return
+        except duckdb.ConstraintException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.05 * 2**attempt)
 
 
 def create_observations(store, principal: Principal, body: Any) -> list[int | None]:

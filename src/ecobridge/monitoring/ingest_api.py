@@ -4,12 +4,16 @@ The server process owns the store, so the job runs in a thread of the server. It
 in `ingest_jobs` (queued, running, done, failed; the final report); its progress, which changes
 many times a second, lives in memory and is lost with the process, which is harmless: a job
 interrupted by a restart is reported as failed.
+
+It lives in monitoring, beside the ingest it runs, so governance stays below the domain
+packages (interfaces -> services -> governance and store).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import secrets
 import shutil
 import threading
@@ -22,6 +26,8 @@ from ecobridge.api.deps import StoreDep, UserDep
 from ecobridge.errors import EcobridgeError, InvalidInput, NotFound
 from ecobridge.governance.policies import dataset_ref
 from ecobridge.governance.policy import Principal, require_write
+from ecobridge.monitoring.ingest import ingest_file
+from ecobridge.monitoring.report import load_report
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 MAX_REJECTS = 100
@@ -81,17 +87,17 @@ def run_job(store, job_id: str, path: FsPath, *, dataset: str, principal: Princi
     store.execute("UPDATE ingest_jobs SET status = 'running' WHERE id = ?", [job_id])
     _set_progress(job_id, {"done": 0})
     try:
-        from ecobridge.monitoring.ingest import ingest_file
-
+        # the run records the name the user gave, never the server's upload folder
         report = ingest_file(store, path, dataset=dataset, principal=principal, mapping=mapping,
-                             timezone=timezone, kind=kind, progress=_progress_callback(job_id))
+                             timezone=timezone, kind=kind, progress=_progress_callback(job_id),
+                             file_name=path.name)
         body = report_dict(store, report)
-        body["file"] = path.name  # not the server's upload folder
         store.execute("UPDATE ingest_jobs SET status = 'done', run_id = ?, report = ?,"
                       " finished_at = now() WHERE id = ?",
                       [body.get("run_id"), json.dumps(body), job_id])
     except Exception as exc:  # the job must record every failure, expected or not
         detail = exc.detail if isinstance(exc, EcobridgeError) else f"{type(exc).__name__}: {exc}"
+        detail = detail.replace(f"{path.parent}{os.sep}", "")  # a reader's own error text
         store.execute("UPDATE ingest_jobs SET status = 'failed', error = ?, finished_at = now()"
                       " WHERE id = ?", [detail[:2000], job_id])
     finally:
@@ -169,8 +175,6 @@ def job_status(store: StoreDep, principal: UserDep,
 
 def _run_report(store, principal: Principal, run_id: int) -> dict:
     """A finished run's report, exactly as `ecobridge ingest-report` builds it."""
-    from ecobridge.monitoring.report import load_report
-
     row = store.one("SELECT d.owner_org_id, r.user_id FROM ingest_runs r"
                     " JOIN datasets d ON d.id = r.dataset_id WHERE r.id = ?", [run_id])
     if row is None or not _may_read(principal, row[0], row[1]):
