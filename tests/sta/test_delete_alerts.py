@@ -198,6 +198,11 @@ def test_deleting_a_thing_retracts_the_alerts_of_all_its_datastreams(site, store
     assert store.scalar("SELECT count(*) FROM alert_events WHERE alert_id = ?"
                         " AND kind = 'retracted'", [alert_id]) == 1
     assert receiver.wait_for("retracted", alert_id), "the subscriber was not told"
+    # the station's row is gone, its withdrawn alert is still listed under its name
+    shown = _readers_answer(base, auth["watcher"], alert_id)
+    assert shown["resolution"] == "retracted" and shown["station"]["name"] == "Astana"
+    assert [e["type"] for e in _stream(base, auth["watcher"]) if e["alert"]["id"] == alert_id] \
+        == ["alert.opened", "alert.retracted"]
     # the other station's alert is untouched, and every reader still answers
     assert store.one("SELECT status, datastream_id FROM alerts WHERE id = ?",
                      [other_alert]) == ("open", other_stream)

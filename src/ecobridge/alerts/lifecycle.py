@@ -6,8 +6,10 @@ an alert still open or acknowledged is resolved with resolution `retracted`, a `
 event (so the SSE feed and the subscribers who were told of it hear that it is over, through
 the same outbox matching as every event) and a note that says why. Every alert of the deleted
 datastreams, resolved or not, stops pointing at them (`datastream_id` NULL; the old id is kept
-in `detail.deleted_datastream_id`). The alert keeps its dataset id, so every read still applies
-the dataset's access rule; nothing is deleted, so the history a user was sent stays readable.
+in `detail.deleted_datastream_id`; a deleted station's code and name in
+`detail.deleted_station_code` and `deleted_station_name`, which the readers fall back on). The
+alert keeps its dataset id, so every read still applies the dataset's access rule; nothing is
+deleted, so the history a user was sent stays readable.
 
 Runs on the delete's own transaction cursor, before the rows go, so the events commit with the
 deletion or not at all, and subscription matching still sees the station.
@@ -53,6 +55,12 @@ def entity_deleted(cur, entity_set: str, entity_id: int, *, user_id: int | None)
         " json_object('deleted_datastream_id', datastream_id)), datastream_id = NULL,"
         " updated_at = now() WHERE datastream_id IN (SELECT unnest(?::BIGINT[]))",
         [int_array(streams)])
+    if thing is not None:
+        # the station row goes: its alerts keep its code and name for the readers
+        cur.execute(
+            "UPDATE alerts SET detail = json_merge_patch(coalesce(alerts.detail, '{}'),"
+            " json_object('deleted_station_code', t.code, 'deleted_station_name', t.name))"
+            " FROM things t WHERE t.id = alerts.thing_id AND alerts.thing_id = ?", [thing])
     if not retracted:
         return []
     events = [r[0] for r in cur.execute(

@@ -31,14 +31,16 @@ def alert_sql(principal: Principal, *, events: bool = False) -> tuple[str, list]
     sql = f"""
         SELECT a.id, a.rule_id, r.name AS rule_name, r.kind AS rule_kind, a.status,
                a.resolution, a.severity, d.slug AS dataset, a.dataset_id, a.thing_id,
-               t.code AS station_code, t.name AS station_name, a.datastream_id,
+               coalesce(t.code, a.detail->>'deleted_station_code') AS station_code,
+               coalesce(t.name, a.detail->>'deleted_station_name') AS station_name,
+               a.datastream_id,
                a.observed_property, a.unit, a.started_at, a.last_seen_at, a.ended_at, a.points,
                a.peak_value, a.peak_at, a.last_value, a.threshold, a.detail, a.incident_id,
                ST_AsGeoJSON({loc}) AS location, NOT ({full}) AS location_generalised,
                a.version, a.created_at, a.updated_at, a.acknowledged_at, a.resolved_at,
                a.note, d.is_demo, d.visibility, d.generalise_km{event_cols}
         FROM {source} JOIN datasets d ON d.id = a.dataset_id
-        JOIN things t ON t.id = a.thing_id JOIN alert_rules r ON r.id = a.rule_id
+        LEFT JOIN things t ON t.id = a.thing_id JOIN alert_rules r ON r.id = a.rule_id
         WHERE {vis}"""
     return sql, loc_params + full_params + vis_params
 
