@@ -7,6 +7,8 @@ Builds the demo once into benchmarks/out/web_demo/ (`ecobridge demo`), serves it
   1. the baseline: a page with no map or chart (/login) loaded until its `load` event;
   2. the home page until its map has drawn every demo site (the map container gets
      data-ready="true" once the sites layer has rendered);
+     The map's base map is the server's PNG tiles (a raster layer), its view comes with the
+     page and the protected areas are drawn after the sites;
   3. a station page until its chart has drawn two years of hourly data (data-ready="true" on
      the chart container);
   4. the server's resident memory (VmRSS of the server process) after all of it.
@@ -141,6 +143,8 @@ def main() -> None:
                               **({"station": station} if name.startswith("station") else {})}))
         print(json.dumps({"figure": "web_server_rss", "mib": round(_rss_mib(server.pid), 1),
                           "target": "< 1024 MiB"}))
+        # the machine may be shared: the figures above mean little without it
+        print(json.dumps({"figure": "load_average", "1_5_15_min": os.getloadavg()}))
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -41,6 +41,14 @@ def test_home_map_draws_every_visible_site_from_one_request(page, demo_site):
     assert len(site_requests) == 1
     assert not [u for u in requested if re.search(r"/api/v1/(things|stations)/\d+", u)]
     assert page.get_by_text("Borders are shown de facto (Natural Earth).").is_visible()
+    # the base map is the server's PNG tiles, not the outlines as GeoJSON
+    assert [u for u in requested if re.search(r"/api/v1/map/basemap/\d+/\d+/\d+\.png$", u)]
+    assert not [u for u in requested if u.endswith("/api/v1/map/basemap")]
+    # the areas follow the sites: fetched once, and drawn with a button each
+    page.wait_for_selector('#home-map[data-areas-ready="true"]', state="attached")
+    assert len([u for u in requested if "/api/v1/map/areas" in u]) == 1
+    areas = httpx.get(f"{demo_site.url}/api/v1/map/areas").json()["features"]
+    assert page.locator("#home-map .eb-area").count() == len(areas) > 0
     # the open alerts the page lists are those the API lists as open for an anonymous reader
     listed = page.locator(".alert-list li").count()
     open_alerts = httpx.get(f"{demo_site.url}/api/v1/alerts", params={"status": "open"}).json()

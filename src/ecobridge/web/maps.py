@@ -1,8 +1,13 @@
-"""The JSON the web maps draw (static/js/map.js): a base map, sites and areas.
+"""What the web maps draw (static/js/map.js): a base map, sites and areas.
 
-- /api/v1/map/basemap: Natural Earth 1:110m countries, simplified once and kept in memory with an
-  ETag, so a browser fetches it once. It comes from the package's copy of the public-domain file,
-  not from the store, so every deployment has a base map, even an empty one. Borders are de facto.
+- /api/v1/map/basemap: Natural Earth 1:110m countries as GeoJSON, simplified once and kept in
+  memory with an ETag, so a client fetches it once (the web maps draw the tiles below). It comes
+  from the package's copy of the public-domain file, not from the store, so every deployment has
+  a base map, even an empty one. Borders are de facto.
+- /api/v1/map/basemap/{z}/{x}/{y}.png: the same countries drawn into 256-pixel Web Mercator PNG
+  tiles (land, sea, borders), each drawn once per process and kept in an LRU cache. The maps
+  use these: a browser without a GPU draws a few textures much sooner than it triangulates and
+  draws 10k points of country outlines (web/static/js/map.js).
 - /api/v1/map/sites: every site the reader may see (monitoring stations and camera-trap
   deployments) as GeoJSON points in ONE query, so a page with thousands of sites makes one
   request. Sensitive datasets come out through governance.location_sql (grid cell centres).
@@ -16,8 +21,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
-from functools import cache
+import math
+from functools import cache, lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -30,7 +37,7 @@ from ecobridge.api.params import SLUG_OR_ID, dataset_ref
 from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import get_dataset
 from ecobridge.demo.areas import NATURAL_EARTH, NATURAL_EARTH_ATTRIBUTION
-from ecobridge.errors import InvalidInput
+from ecobridge.errors import InvalidInput, NotFound
 from ecobridge.governance.policy import (
     Principal,
     full_access_sql,
@@ -106,6 +113,83 @@ def get_basemap(request: Request) -> Response:
     return Response(body, media_type=GEOJSON, headers=headers)
 
 
+# -- base map tiles ----------------------------------------------------------------------------
+TILE = 256
+TILE_MAX_ZOOM = 10       # far past what 1:110m outlines hold; the maps overzoom beyond 7
+TILE_SCALE = 2           # drawn at twice the size and reduced: smooth edges without antialiasing
+# the colours of style.css (--eb-map-land, --eb-map-sea, --eb-map-border): the site colours
+# were chosen for AA contrast against these
+TILE_LAND, TILE_SEA, TILE_BORDER = (0xF3, 0xF1, 0xEA), (0xD7, 0xE6, 0xEE), (0x9A, 0x98, 0x89)
+MERCATOR_LAT = 85.0511287798
+PNG = "image/png"
+
+
+def _mercator(lon: float, lat: float) -> tuple[float, float]:
+    """Web Mercator position of a point in units of the world's width (0..1, y down)."""
+    lat = max(-MERCATOR_LAT, min(MERCATOR_LAT, lat))
+    y = math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    return (lon + 180) / 360, 0.5 - y / (2 * math.pi)
+
+
+@cache
+def _rings() -> list[tuple[tuple[float, float, float, float], list, bool]]:
+    """Every ring of every country in world units with its box; holes flagged. A hole of a
+    1:110m country is another country (Lesotho in South Africa), so holes are outlined, not cut:
+    the country inside fills them with land anyway."""
+    source = json.loads(NATURAL_EARTH.read_text(encoding="utf-8"))
+    out = []
+    for f in source["features"]:
+        g = f["geometry"]
+        for poly in [g["coordinates"]] if g["type"] == "Polygon" else g["coordinates"]:
+            for i, ring in enumerate(poly):
+                pts = [_mercator(x, y) for x, y, *_ in ring]
+                xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+                out.append(((min(xs), min(ys), max(xs), max(ys)), pts, i > 0))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def basemap_tile(z: int, x: int, y: int) -> tuple[bytes, str]:
+    """(one 256-pixel PNG tile of the base map, its ETag); NotFound outside the pyramid."""
+    n = 1 << z if 0 <= z <= TILE_MAX_ZOOM else 0
+    if not (0 <= x < n and 0 <= y < n):
+        raise NotFound(f"no base map tile {z}/{x}/{y}")
+    from PIL import Image, ImageDraw  # only the tile routes need Pillow
+
+    size = TILE * TILE_SCALE
+    image = Image.new("RGB", (size, size), TILE_SEA)
+    draw = ImageDraw.Draw(image)
+    margin = 2 / (n * TILE)          # a border line's width, in world units
+    west, north, east, south = x / n - margin, y / n - margin, (x + 1) / n + margin, \
+        (y + 1) / n + margin
+    shown = [(pts, hole) for (w, s, e, nn), pts, hole in _rings()
+             if w <= east and e >= west and s <= south and nn >= north]
+    flat = [([((px * n - x) * size, (py * n - y) * size) for px, py in pts], hole)
+            for pts, hole in shown]
+    for pts, hole in flat:
+        if not hole:
+            draw.polygon(pts, fill=TILE_LAND)
+    for pts, _hole in flat:
+        draw.line(pts, fill=TILE_BORDER, width=TILE_SCALE, joint="curve")
+    out = io.BytesIO()
+    image.reduce(TILE_SCALE).save(out, "PNG", compress_level=6)
+    body = out.getvalue()
+    return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+@router.get("/basemap/{z}/{x}/{y}.png", response_class=Response,
+            responses={200: {"content": {PNG: {}}, "description": "PNG tile, 256x256"}})
+def get_basemap_tile(request: Request, z: int, x: int, y: int) -> Response:
+    """A Web Mercator (XYZ) tile of the base map: Natural Earth 1:110m countries (public
+    domain) as land, sea and de facto borders, z 0-10. Cached by the browser for a day and
+    revalidated by ETag."""
+    body, etag = basemap_tile(z, x, y)
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=PNG, headers=headers)
+
+
 # -- sites -------------------------------------------------------------------------------------
 def _sites_sql(principal: Principal, where: str) -> tuple[str, list]:
     """Stations and camera-trap deployments of visible datasets, positions through location_sql.
@@ -171,6 +255,26 @@ def list_sites(store, principal: Principal, *, dataset: str | int | None = None,
     record_read(store, principal, dataset_ids=[r["dataset_id"] for r in rows], kind="sites",
                 count=len(rows))
     return rows
+
+
+def sites_extent(store, principal: Principal) -> list[float] | None:
+    """[west, south, east, north] of the visible sites as the map shows them (through
+    location_sql), or None without any: a page that knows it builds its map at once, while the
+    sites are still on their way. No audit row: it tells nothing a reader may not see, and the
+    sites themselves are audited when fetched."""
+    parts, params = [], []
+    for table, geom, located in (
+            ("things s", "l.geom", "JOIN thing_locations tl ON tl.thing_id = s.id"
+                                   " JOIN locations l ON l.id = tl.location_id"),
+            ("camtrap_deployments s", "s.geom", "")):
+        loc, loc_params = location_sql(principal, geom, "d")
+        pred, pred_params = visible_datasets_sql(principal, "d")
+        parts.append(f"SELECT ST_Centroid({loc}) AS p FROM {table} {located}"
+                     f" JOIN datasets d ON d.id = s.dataset_id WHERE {pred} AND {geom} IS NOT NULL")
+        params += loc_params + pred_params
+    box = store.one(f"SELECT min(ST_X(p)), min(ST_Y(p)), max(ST_X(p)), max(ST_Y(p))"
+                    f" FROM ({' UNION ALL '.join(parts)})", params)
+    return None if box is None or box[0] is None else [round(v, SITE_DIGITS) for v in box]
 
 
 def _dataset_titles(store, principal: Principal, ids: list[int], lang: str) -> dict:

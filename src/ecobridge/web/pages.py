@@ -3,7 +3,8 @@ attention (open alerts). Like every HTML page it has a JSON twin, linked with re
 the page's <head> and in a Link header, so what a person reads a program can fetch.
 
 The map's sites come from /api/v1/map/sites in one request after the page is drawn (web/maps.py);
-the page itself holds only counts and the few most severe open alerts.
+the page itself holds only counts, the few most severe open alerts and the sites' extent (so the
+map is built at its final view while the sites are on their way).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ecobridge.catalog.api import COUNTS, dataset_record
 from ecobridge.catalog.service import list_datasets
 from ecobridge.governance.policy import Principal, record_read
 from ecobridge.web.i18n import PageLanguageDep
+from ecobridge.web.maps import sites_extent
 from ecobridge.web.render import render, translate
 
 HERE = Path(__file__).resolve().parent
@@ -87,12 +89,18 @@ def open_alerts(store, principal: Principal) -> tuple[dict[str, int], list[dict]
     """Open alerts the reader may see: how many of each severity, and the most severe few
     (read through alerts.views, the same predicate and generalisation as the alerts API)."""
     inner, params = alert_sql(principal)
-    counts = dict(store.rows(f"SELECT x.severity, count(*) FROM ({inner}) x"
-                             " WHERE x.status = 'open' GROUP BY x.severity", params))
-    rows = store.dicts(
-        f"SELECT * FROM ({inner}) x WHERE x.status = 'open'"
-        f" ORDER BY list_position({SEV_LIST}, x.severity) DESC, x.last_seen_at DESC, x.id DESC"
-        f" LIMIT {ALERTS_SHOWN}", params)
+    # one read: the first few in severity order, and each severity's first row carrying
+    # its count
+    order = (f"list_position({SEV_LIST}, x.severity) DESC, x.last_seen_at DESC, x.id DESC")
+    found = store.dicts(
+        f"SELECT *, count(*) OVER (PARTITION BY x.severity) AS _count,"
+        f" row_number() OVER (ORDER BY {order}) AS _rank,"
+        f" row_number() OVER (PARTITION BY x.severity ORDER BY {order}) AS _first"
+        f" FROM ({inner}) x WHERE x.status = 'open'"
+        f" QUALIFY _rank <= {ALERTS_SHOWN} OR _first = 1 ORDER BY _rank", params)
+    counts = {r["severity"]: r["_count"] for r in found if r["_first"] == 1}
+    rows = [{k: v for k, v in r.items() if k not in ("_count", "_rank", "_first")}
+            for r in found if r["_rank"] <= ALERTS_SHOWN]
     record_read(store, principal, dataset_ids=[r["dataset_id"] for r in rows], kind="alerts",
                 count=len(rows))
     return {s: counts.get(s, 0) for s in reversed(SEVERITIES)}, [alert_json(r) for r in rows]
@@ -115,6 +123,7 @@ def index(request: Request, store: StoreDep, principal: PrincipalDep,
         groups=groups, totals=totals, dataset_count=len(records),
         domains=[(d, domain_name(d, lang)) for d in domains], countries=countries,
         map_legend=[(d, domain_name(d, lang)) for d in mapped],
+        map_fit=sites_extent(store, principal) if mapped else None,
         alerts=alerts, severity_counts=severity_counts,
         open_alert_count=sum(severity_counts.values()),
         severity_names={k: translate(lang, v) for k, v in SEVERITY_NAMES.items()},

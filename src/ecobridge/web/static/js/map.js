@@ -17,17 +17,21 @@
  *     fit: [west, south, east, north],    (optional; default: the extent of sites, else areas)
  *     onSiteClick: (properties, lngLat) => boolean,  (optional; return false: no popup)
  *     onAreaClick: (properties, lngLat) => boolean,  (optional)
- *     basemap: URL of the country outlines (default "/api/v1/map/basemap"),
+ *     areasLater: true,                    (optional; areas are fetched and drawn after the
+ *                                           sites: `ready` waits for the sites only)
+ *     basemap: URL of country outlines as GeoJSON (optional; default: the server's PNG tiles
+ *              /api/v1/map/basemap/{z}/{x}/{y}.png, a raster layer),
  *     cluster: true,                       (cluster sites; false for a few sites)
  *   });
- *   m.ready        a Promise resolved once the sites and areas are drawn (rejected, with a
- *                  message shown in the map, if the map cannot be drawn)
- *   m.map          the maplibregl.Map: built once sites and areas arrived, so use it after
- *                  `await m.ready` (null before)
+ *   m.ready        a Promise resolved once the sites and areas are drawn (the sites only with
+ *                  areasLater; rejected, with a message shown in the map, if it cannot be drawn)
+ *   m.map          the maplibregl.Map: built once its view is known (the `fit` option, else
+ *                  when the sites and areas arrived), so use it after `await m.ready`
  *   m.setSites(x)  / m.setAreas(x): new URL or GeoJSON (e.g. after a filter); resolves when drawn
  *   m.fitTo([w, s, e, n])
- * The map is built when the sites and areas have arrived, with its bounds already known (the
- * `fit` option, else their extent), so each source is cut into tiles once, at the final zoom.
+ * The map is built with its bounds already known, so each source is cut into tiles once, at
+ * the final zoom: with `fit` at once (the sites join when they arrive, while the base map tiles,
+ * shaders and worker get going), else when the sites and areas arrived, from their extent.
  *
  * Site features carry properties {id, kind: "station"|"deployment", name, dataset, domain,
  * country, generalised?, alert?}; the sites endpoint adds a top-level `datasets` object
@@ -36,14 +40,20 @@
  * /areas/{id}; every site in view and every area (up to 200) has a focusable marker button.
  * Colours come from the CSS custom properties --eb-domain-<domain> (style.css).
  * Endpoints (web/maps.py): /api/v1/map/sites?dataset=&domain=&lang=, /api/v1/map/areas?dataset=
- * &kind=&area=&lang=, /api/v1/map/basemap; maps.assets(preload=[urls]) lets the browser fetch
- * them while MapLibre loads.
+ * &kind=&area=&lang=, /api/v1/map/basemap/{z}/{x}/{y}.png; maps.assets(preload=[urls]) lets the
+ * browser fetch them while MapLibre loads.
+ *
+ * The base map is a raster of PNG tiles drawn by the server: without a GPU, triangulating and
+ * drawing 10k points of country outlines cost the browser far more than a few textures. With
+ * fadeDuration 0 and no transitions, the first frame with every tile is the final one.
  *
  * Ready flag for tests and the benchmark: the container gets data-ready="true" when the map is
- * idle after its sources were loaded (data-ready="error" and a message if it cannot be drawn);
+ * idle after its sources were loaded (data-ready="error" and a message if it cannot be drawn;
+ * with areasLater, data-areas-ready="true" follows once the areas are drawn too);
  * it has aria-busy="true" while the view moves (after a zoom, wait for it to go).
- * Nothing is fetched from outside this server: the style has no tiles, sprite or glyphs, so
- * cluster counts and site buttons are HTML markers, which are also what the keyboard reaches.
+ * Nothing is fetched from outside this server: the only tiles are this server's base map, and
+ * the style has no sprite or glyphs, so cluster counts and site buttons are HTML markers, which
+ * are also what the keyboard reaches.
  */
 (function () {
   "use strict";
@@ -52,6 +62,7 @@
   const DOMAINS = ["air", "water", "glacier", "wildlife", "biodiversity", "energy", "climate"];
   const MAX_MARKERS = 400;
   const MAX_AREA_MARKERS = 200;
+  const TILES = "/api/v1/map/basemap/{z}/{x}/{y}.png";
 
   let messageCache = null;
   function messages() {
@@ -126,25 +137,40 @@
   // Outlines are cut into tiles with a small buffer (32 of 512 pixels, default 128): less to
   // triangulate per tile, still wider than any line drawn; sites keep the default, for the
   // largest cluster circles.
+  function baseLayers(colours, basemap) {
+    if (!basemap) {
+      return [{ id: "countries", type: "raster", source: "basemap",
+                paint: { "raster-fade-duration": 0 } }];
+    }
+    return [
+      { id: "countries", type: "fill", source: "basemap",
+        paint: { "fill-color": colours.land, "fill-antialias": false } },
+      { id: "borders", type: "line", source: "basemap",
+        paint: { "line-color": colours.border, "line-width": 0.7 } },
+    ];
+  }
+
   function style(options, colours, basemap, sites, areas) {
     const polygon = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
     const cluster = ["has", "point_count"];
     const alert = ["case", cluster, [">", ["get", "alerts"], 0], ["has", "alert"]];
+    // MapLibre wants absolute tile URLs (and new URL() would escape the braces)
+    const tiles = window.location.origin + TILES;
     return {
       version: 8,
       transition: { duration: 0, delay: 0 },
       sources: {
-        basemap: { type: "geojson", data: basemap, attribution: "Natural Earth", buffer: 32 },
+        basemap: basemap
+          ? { type: "geojson", data: basemap, attribution: "Natural Earth", buffer: 32 }
+          : { type: "raster", tiles: [tiles], tileSize: 256, maxzoom: 7,
+              attribution: "Natural Earth" },
         areas: { type: "geojson", data: areas || EMPTY(), buffer: 32 },
         sites: { type: "geojson", data: sites || EMPTY(), cluster: options.cluster !== false,
                  clusterRadius: 42, clusterMaxZoom: 9,
                  clusterProperties: { alerts: ["+", ["case", ["has", "alert"], 1, 0]] } },
       },
       layers: [
-        { id: "countries", type: "fill", source: "basemap",
-          paint: { "fill-color": colours.land, "fill-antialias": false } },
-        { id: "borders", type: "line", source: "basemap",
-          paint: { "line-color": colours.border, "line-width": 0.7 } },
+        ...baseLayers(colours, basemap),
         { id: "areas-fill", type: "fill", source: "areas", filter: polygon,
           paint: { "fill-color": colours.area, "fill-opacity": 0.18, "fill-antialias": false } },
         { id: "areas-line", type: "line", source: "areas", filter: polygon,
@@ -224,10 +250,10 @@
     el.style.backgroundColor = colours.sea;  // the sea: no background layer to draw
     const state = { map: null, datasets: {}, markers: new Map(), areaMarkers: [],
                     popup: null, focusAt: null };
-    // all fetched at once, before the map exists (the base map is cached by the browser)
-    const basemapData = load(options.basemap || "/api/v1/map/basemap");
+    // all fetched at once, before the map exists (base map tiles are cached by the browser)
+    const basemapData = load(options.basemap);
     const sitesData = load(options.sites);
-    const areasData = load(options.areas);
+    const areasData = options.areasLater ? null : load(options.areas);
 
     function openPopup(lngLat, content) {
       if (state.popup) state.popup.remove();
@@ -337,7 +363,7 @@
         container: el, style: style(options, colours, basemap, sites, areas), bounds: padded(bounds),
         fitBoundsOptions: { padding: 40, maxZoom: 7 }, attributionControl: false,
         locale: locale, dragRotate: false, pitchWithRotate: false, maxZoom: 16,
-        renderWorldCopies: false,
+        renderWorldCopies: false, fadeDuration: 0,
       });
       state.map = map;
       map.touchZoomRotate.disableRotation();
@@ -397,15 +423,44 @@
       }
     }
 
+    // With its view given (`fit`), the map is built at once and the sites join it when they
+    // arrive: its base map tiles, shaders and worker get going while the sites are on their way.
+    async function buildEarly(basemap, areas) {
+      const loaded = build(basemap, null, areas);
+      const map = state.map;
+      const styled = map.getSource("sites") ? null
+        : new Promise((resolve) => map.once("style.load", resolve));
+      const sites = await sitesData;
+      if (!sites || !sites.features || !sites.features.length) return loaded;
+      state.datasets = sites.datasets || {};
+      if (styled) await styled;
+      map.getSource("sites").setData(sites);
+      // the sites' tiles are pending now: the next 'idle' is the one with them drawn
+      return Promise.all([loaded, new Promise((resolve) => map.once("idle", resolve))]);
+    }
+
     const ready = (async () => {
-      const [basemap, sites, areas] = await Promise.all([basemapData, sitesData, areasData]);
-      state.datasets = (sites && sites.datasets) || {};
-      await build(basemap, sites, areas);
-      areaMarkers(areas);
+      let areas;
+      if (options.fit && typeof options.sites === "string") {
+        let basemap;
+        [basemap, areas] = await Promise.all([basemapData, areasData]);
+        await buildEarly(basemap, areas);
+      } else {
+        let basemap, sites;
+        [basemap, sites, areas] = await Promise.all([basemapData, sitesData, areasData]);
+        state.datasets = (sites && sites.datasets) || {};
+        await build(basemap, sites, areas);
+      }
+      if (areas) areaMarkers(areas);
       updateMarkers();
       el.setAttribute("data-ready", "true");
     })();
     ready.catch((err) => fail(el, err));
+    if (options.areasLater && options.areas) {
+      ready.then(() => setAreas(options.areas))
+        .then(() => el.setAttribute("data-areas-ready", "true"))
+        .catch((err) => { if (window.console) console.error("ecobridge map areas:", err); });
+    }
 
     async function setSites(source) {
       await ready;
@@ -451,7 +506,8 @@
       if (el.dataset.mapStarted) continue;
       el.dataset.mapStarted = "true";
       const fit = el.dataset.mapFit ? el.dataset.mapFit.split(",").map(Number) : undefined;
-      ecobridgeMap(el, { sites: el.dataset.mapSites, areas: el.dataset.mapAreas, fit });
+      ecobridgeMap(el, { sites: el.dataset.mapSites, areas: el.dataset.mapAreas, fit,
+                         areasLater: el.hasAttribute("data-map-areas-later") });
     }
   }
 
