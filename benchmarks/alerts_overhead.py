@@ -1,6 +1,7 @@
 """Benchmark: rule evaluation overhead as a ratio of ingest time, for 1,000,000 new observations.
 
     .venv/bin/python benchmarks/alerts_overhead.py [--rows 1000000] [--stations 100] [--repeat 2]
+        [--profile PREFIX]
 
 Generates hourly observations (stations x 6 air-quality variables, stations in China, Russia,
 India and Kazakhstan so national limits differ) as Parquet, then ingests the same file into
@@ -55,7 +56,7 @@ def generate(path: Path, rows: int, stations: int) -> None:
 
 
 CHILD = """
-import json, time
+import cProfile, json, time
 import ecobridge.monitoring.ingest as ingest_module
 from ecobridge.alerts.defaults import install_defaults
 from ecobridge.alerts import service
@@ -90,11 +91,18 @@ evaluation = [0.0]
 evaluate = ingest_module.evaluate_ingest
 
 
+profile = cProfile.Profile(time.process_time) if {profile!r} else None  # CPU, not wall
+
+
 def timed(*args, **kwargs):
     c = time.process_time()
+    if profile is not None:
+        profile.enable()
     try:
         return evaluate(*args, **kwargs)
     finally:
+        if profile is not None:
+            profile.disable()
         evaluation[0] += time.process_time() - c
 
 
@@ -103,15 +111,18 @@ t, c = time.perf_counter(), time.process_time()
 report = ingest_file(store, {parquet!r}, dataset="air", kind="observations")
 seconds, cpu = time.perf_counter() - t, time.process_time() - c
 alerts = store.scalar("SELECT count(*) FROM alerts")
+if profile is not None:
+    profile.dump_stats({profile!r})
 print(json.dumps({{"seconds": seconds, "cpu": cpu, "eval_cpu": evaluation[0],
                   "rows": report.rows_inserted, "alerts": alerts}}))
 """
 
 
-def run(mode: str, parquet: Path, stations: int) -> dict:
+def run(mode: str, parquet: Path, stations: int, profile: str = "") -> dict:
     with tempfile.TemporaryDirectory() as home:
         code = textwrap.dedent(CHILD).format(home=home, stations=stations, mode=mode,
-                                             parquet=str(parquet), countries=COUNTRIES)
+                                             parquet=str(parquet), countries=COUNTRIES,
+                                             profile=profile and f"{profile}.{mode}.prof")
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -122,6 +133,10 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--stations", type=int, default=100)
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--profile", default="", metavar="PREFIX",
+                    help="also write cProfile stats (CPU time) of evaluate_ingest to"
+                         " PREFIX.<mode>.prof from one extra run per mode, kept out of the"
+                         " figures (read them with python -m pstats)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         parquet = Path(tmp) / "obs.parquet"
@@ -137,6 +152,9 @@ def main() -> None:
                 if mode not in low or r["cpu"] < low[mode]["cpu"]:
                     low[mode] = r
         load.append(os.getloadavg()[0])
+        if args.profile:
+            for mode in ("defaults", "anomaly"):
+                run(mode, parquet, args.stations, args.profile)
     base, base_cpu = best["none"]["seconds"], low["none"]["cpu"]
     print(json.dumps({"figure": "ingest_without_rules", "rows": best["none"]["rows"],
                       "seconds": round(base, 3), "cpu_seconds": round(base_cpu, 3),

@@ -28,27 +28,50 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
 from ecobridge.alerts.models import HOUR_US, SEVERITIES, Points, Rule
-from ecobridge.alerts.rules import Rows, Stream, reach, silence_points, station_times
+from ecobridge.alerts.rules import (
+    Rows,
+    Stream,
+    around_held,
+    around_stored,
+    reach,
+    silence_points,
+    station_times,
+)
 from ecobridge.alerts.sparse import SPARSE_KINDS, points
 from ecobridge.monitoring.merge import Series
 from ecobridge.monitoring.qc import QcConfig
 from ecobridge.store import int_array
 
-_TS = pa.timestamp("us", tz="UTC")
+# whether any alert and any webhook subscription exist, asked with the rules: an evaluation in a
+# store without them skips the statements that would read or match them
+_STATE = ("(SELECT EXISTS (SELECT 1 FROM alerts)), (SELECT EXISTS (SELECT 1 FROM subscriptions"
+          " WHERE deleted_at IS NULL AND url IS NOT NULL))")
 
 
 def load_rules(cur, rule_ids: list[int] | None = None) -> list[Rule]:
+    return _load_rules(cur, rule_ids)[0]
+
+
+def _load_rules(cur, rule_ids: list[int] | None = None) -> tuple[list[Rule], Known]:
     sql = ("SELECT id, name, kind, params, severity, dataset_id, observed_property, area_id,"
-           " thing_id, description FROM alert_rules WHERE deleted_at IS NULL")
+           f" thing_id, description, {_STATE} FROM alert_rules WHERE deleted_at IS NULL")
     params: list = []
     if rule_ids is not None:
         sql += " AND id IN (SELECT unnest(?::BIGINT[]))"
         params.append(int_array(rule_ids))
-    return [Rule(r[0], r[1], r[2], json.loads(r[3]), *r[4:])
-            for r in cur.execute(sql + " ORDER BY id", params).fetchall()]
+    rows = cur.execute(sql + " ORDER BY id", params).fetchall()
+    known = Known(*rows[0][-2:]) if rows else Known()
+    return [Rule(r[0], r[1], r[2], json.loads(r[3]), *r[4:-2]) for r in rows], known
+
+
+@dataclass
+class Known:
+    """What the store holds that an evaluation may skip asking about when absent."""
+
+    alerts: bool = True
+    subscriptions: bool = True
 
 
 def has_rules(cur) -> bool:
@@ -64,7 +87,7 @@ def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None,
     keep_series); rows outside what it covers are read."""
     if kind != "observations":
         return None
-    rules = load_rules(cur)
+    rules, known = _load_rules(cur)
     if not rules:
         return None
     if held is not None:
@@ -74,7 +97,7 @@ def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None,
             "SELECT datastream_id, min(epoch_us(phenomenon_time)),"
             " max(epoch_us(phenomenon_time)) FROM observations WHERE ingest_run_id = ?"
             " GROUP BY 1", [run_id]).fetchall()}
-    summary = evaluate(cur, rules, touched, held)
+    summary = evaluate(cur, rules, touched, held, known)
     from ecobridge.alerts.delivery import notify
 
     notify()  # workers poll until the transaction has committed
@@ -86,7 +109,8 @@ def evaluate_all(cur, rule_ids: list[int] | None = None) -> dict:
     touched = cur.execute(
         "SELECT id, epoch_us(phenomenon_time_start), epoch_us(phenomenon_time_end)"
         " FROM datastreams WHERE observation_count > 0").fetchall()
-    return evaluate(cur, load_rules(cur, rule_ids), {r[0]: (r[1], r[2]) for r in touched})
+    rules, known = _load_rules(cur, rule_ids)
+    return evaluate(cur, rules, {r[0]: (r[1], r[2]) for r in touched}, known=known)
 
 
 @dataclass
@@ -103,7 +127,8 @@ class Plan:
 
 
 def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
-             held: Series | None = None) -> dict:
+             held: Series | None = None, known: Known | None = None) -> dict:
+    known = known or Known()
     if not rules or not touched:
         return _summary([])
     streams = _streams(cur, touched)
@@ -113,7 +138,7 @@ def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
         if in_scope:
             plans.append(_silence_plan(cur, rule, in_scope, streams, touched, held)
                          if rule.kind == "silence" else _plan(rule, in_scope, streams, touched))
-    stored = _stored_alerts(cur, plans)  # one read for all rules
+    stored = _stored_alerts(cur, plans) if known.alerts else {}  # one read for all rules
     for plan in plans:
         _absorb(cur, plan, plan.spans, stored.get(plan.rule.id, {}))
         if plan.rule.kind == "silence":
@@ -123,7 +148,7 @@ def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
             plan.read = {ds: (lo - plan.back[ds], hi) for ds, (lo, hi) in plan.ranges.items()}
     plans = [plan for plan in plans if plan.ranges]
     frame = _read(cur, plans, held)
-    writes = Writes()
+    writes = Writes(known=known)
     slices: dict[bytes, Rows] = {}  # rules reading the same rows share them and their windows
     for plan in plans:
         rows = _slice(frame, plan.read, slices)
@@ -221,80 +246,13 @@ def _silence_plan(cur, rule: Rule, ids: list[int], streams: dict[int, Stream],
             thing = streams[ds].thing_id
             lo, hi = span.get(thing, touched[ds])
             span[thing] = (min(lo, touched[ds][0]), max(hi, touched[ds][1]))
-    around, ask = _around_held(held, ids, streams, span)
+    around, ask = around_held(held, ids, streams, span)
     if ask:
-        around += _around_stored(cur, [d for d in ids if streams[d].thing_id in ask], streams,
+        around += around_stored(cur, [d for d in ids if streams[d].thing_id in ask], streams,
                                  {k: span[k] for k in ask})
     plan.spans = {thing: (lo if prev is None else prev, hi if nxt is None else nxt)
                   for thing, lo, hi, prev, nxt in around}
     return plan
-
-
-def _around_held(held: Series | None, ids: list[int], streams: dict[int, Stream],
-                 span: dict[int, tuple[int, int]]) -> tuple[list[tuple], set[int]]:
-    """Per station, its last observation before and first after its span, from the rows the
-    merge holds where they settle it; the stations they do not settle are returned to ask."""
-    if held is None:
-        return [], set(span)
-    lo_all, hi_all = np.iinfo(np.int64).min, np.iinfo(np.int64).max
-    found: dict[int, list] = {}
-    ask: set[int] = set()
-    held_ids = held.ids.tolist()
-    at = dict(zip(held_ids, range(len(held_ids)), strict=True))
-    starts = np.searchsorted(held.ds, held.ids, side="left").tolist()
-    ends = np.searchsorted(held.ds, held.ids, side="right").tolist()
-    for ds in ids:
-        thing = streams[ds].thing_id
-        if thing not in span or thing in ask:
-            continue
-        if ds not in at:
-            ask.add(thing)
-            continue
-        i = at[ds]
-        a, b = starts[i], ends[i]
-        clo, chi = int(held.lo[i]), int(held.hi[i])
-        lo, hi = span[thing]
-        t = held.t[a:b]
-        k = int(np.searchsorted(t, lo, side="left"))
-        j = int(np.searchsorted(t, hi, side="right"))
-        if (k == 0 and clo != lo_all) or (j == len(t) and chi != hi_all):
-            ask.add(thing)  # stored rows beyond what the merge holds may be nearer
-            continue
-        prev = int(t[k - 1]) if k > 0 else None
-        nxt = int(t[j]) if j < len(t) else None
-        have = found.setdefault(thing, [len(t) > 0, prev, nxt])
-        have[0] = have[0] or len(t) > 0
-        if prev is not None:
-            have[1] = prev if have[1] is None else max(have[1], prev)
-        if nxt is not None:
-            have[2] = nxt if have[2] is None else min(have[2], nxt)
-    return [(thing, *span[thing], prev, nxt) for thing, (any_, prev, nxt) in found.items()
-            if any_ and thing not in ask], ask
-
-
-def _around_stored(cur, ids: list[int], streams: dict[int, Stream],
-                   span: dict[int, tuple[int, int]]) -> list[tuple]:
-    if not ids:
-        return []
-    table = pa.table({"ds": np.array(ids, np.int64),
-                      "thing": np.array([streams[d].thing_id for d in ids], np.int64)})
-    bounds = pa.table({"thing": np.array(list(span), np.int64),
-                       "lo": pa.array([v[0] for v in span.values()], _TS),
-                       "hi": pa.array([v[1] for v in span.values()], _TS)})
-    cur.register("__eb_sil_ds", table)
-    cur.register("__eb_sil_b", bounds)
-    try:
-        return cur.execute("""
-            SELECT b.thing, epoch_us(b.lo), epoch_us(b.hi),
-                   epoch_us(max(o.phenomenon_time) FILTER (WHERE o.phenomenon_time < b.lo)),
-                   epoch_us(min(o.phenomenon_time) FILTER (WHERE o.phenomenon_time > b.hi))
-            FROM __eb_sil_b b JOIN __eb_sil_ds s ON s.thing = b.thing
-            JOIN observations o ON o.datastream_id = s.ds
-            WHERE o.datastream_id BETWEEN ? AND ?
-            GROUP BY ALL""", [min(ids), max(ids)]).fetchall()
-    finally:
-        cur.unregister("__eb_sil_ds")
-        cur.unregister("__eb_sil_b")
 
 
 _ALERT_COLUMNS = (
@@ -346,7 +304,11 @@ def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]],
         return a[1] <= hi + c and (a[2] >= lo - c or a[7] is None)
 
     for key, (lo, hi) in spans.items():
-        mine = stored.get(key, [])
+        mine = stored.get(key)
+        if not mine:  # the usual case on new data: nothing to absorb
+            plan.ranges[key] = (lo - c, hi + c)
+            plan.absorbed[key] = []
+            continue
         changed = True
         while changed:
             changed = False
@@ -363,8 +325,11 @@ def _read(cur, plans: list[Plan], held: Series | None = None) -> Rows:
     want: dict[int, tuple[int, int]] = {}
     for plan in plans:
         for ds, (lo, hi) in plan.read.items():
-            a, b = want.get(ds, (lo, hi))
-            want[ds] = (min(a, lo), max(b, hi))
+            had = want.get(ds)
+            if had is None:
+                want[ds] = (lo, hi)
+            elif had[0] > lo or had[1] < hi:
+                want[ds] = (lo if lo < had[0] else had[0], hi if hi > had[1] else had[1])
     if held is None:
         return _read_stored(cur, want)
     ask: dict[int, tuple[int, int]] = {}
@@ -534,6 +499,7 @@ class Writes:
     new: list[tuple[Rule, Episode, dict]] = field(default_factory=list)
     updates: list[tuple[tuple, Episode, list[str]]] = field(default_factory=list)
     retracted: list[tuple] = field(default_factory=list)
+    known: Known = field(default_factory=Known)
 
     def commit(self, cur, streams: dict[int, Stream]) -> dict:
         from ecobridge.alerts import writes
@@ -547,7 +513,14 @@ def _reconcile(plan: Plan, pts: Points, streams: dict[int, Stream], writes: Writ
     for ep in episodes(rule, pts):
         by_key.setdefault(ep.key, []).append(ep)
     for key in set(by_key) | set(plan.absorbed):
-        stored = list(plan.absorbed.get(key, []))
+        stored = plan.absorbed.get(key)
+        if not stored:  # every episode opens an alert (none ended past the range read)
+            eps = by_key.get(key)
+            if eps:
+                detail = pts.detail.get(key, {})
+                writes.new.extend([(rule, ep, detail) for ep in eps])
+            continue
+        stored = list(stored)
         for ep in by_key.get(key, []):
             if ep.ended is None:
                 # the point that ended it may lie past the range read (after a gap in the

@@ -40,14 +40,15 @@ def _places(lon: np.ndarray, lat: np.ndarray, new: list) -> tuple:
     return place.reshape(-1), _km(x[:, None], y[:, None], x[None, :], y[None, :])
 
 
-def assign(cur, new: list[tuple[float, float, int, int]]) -> list[int]:
-    """Incident id for each new alert (lon, lat, start us, last us), creating incidents."""
+def assign(cur, new: list[tuple[float, float, int, int]], stored: bool = True) -> list[int]:
+    """Incident id for each new alert (lon, lat, start us, last us), creating incidents.
+    `stored`: whether the store may hold alerts (none: nothing to read)."""
     if not new:
         return []
     gap = HOUR_US * HOURS
     lo = min(n[2] for n in new) - gap - MAX_DAYS * 24 * HOUR_US
     hi = max(n[3] for n in new) + gap
-    rows = cur.execute(
+    rows = [] if not stored else cur.execute(
         "SELECT a.incident_id, ST_X(ST_Centroid(a.geom)), ST_Y(ST_Centroid(a.geom)),"
         " epoch_us(a.started_at), epoch_us(a.last_seen_at), epoch_us(f.first)"
         " FROM alerts a JOIN (SELECT incident_id, min(started_at) AS first FROM alerts"

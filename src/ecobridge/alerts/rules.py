@@ -22,12 +22,17 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
 
 from ecobridge.air.aqi import get_standard, iaqi_array, standards
 from ecobridge.air.standards import all_limits, limit_for, who_guideline
 from ecobridge.alerts.models import HOUR_US, RANK, Points, Rule, window_hours
+
+if TYPE_CHECKING:
+    from ecobridge.monitoring.merge import Series
 
 DAY_US = 24 * HOUR_US
 EPOCH = date(1970, 1, 1)
@@ -465,3 +470,74 @@ def silence_points(rule: Rule, thing: np.ndarray, t: np.ndarray) -> Points:
     order = np.lexsort((tt, k))
     return Points(k[order], tt[order], np.round(val[order], 6),
                   np.full(len(order), rule.params["hours"]), sev[order])
+
+
+# -- silence: each station's observations around new data (evaluate._silence_plan) ----------
+_TS = pa.timestamp("us", tz="UTC")
+
+
+def around_held(held: Series | None, ids: list[int], streams: dict[int, Stream],
+                 span: dict[int, tuple[int, int]]) -> tuple[list[tuple], set[int]]:
+    """Per station, its last observation before and first after its span, from the rows the
+    merge holds where they settle it; the stations they do not settle are returned to ask."""
+    if held is None:
+        return [], set(span)
+    lo_all, hi_all = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    found: dict[int, list] = {}
+    ask: set[int] = set()
+    held_ids = held.ids.tolist()
+    at = dict(zip(held_ids, range(len(held_ids)), strict=True))
+    starts = np.searchsorted(held.ds, held.ids, side="left").tolist()
+    ends = np.searchsorted(held.ds, held.ids, side="right").tolist()
+    for ds in ids:
+        thing = streams[ds].thing_id
+        if thing not in span or thing in ask:
+            continue
+        if ds not in at:
+            ask.add(thing)
+            continue
+        i = at[ds]
+        a, b = starts[i], ends[i]
+        clo, chi = int(held.lo[i]), int(held.hi[i])
+        lo, hi = span[thing]
+        t = held.t[a:b]
+        k = int(np.searchsorted(t, lo, side="left"))
+        j = int(np.searchsorted(t, hi, side="right"))
+        if (k == 0 and clo != lo_all) or (j == len(t) and chi != hi_all):
+            ask.add(thing)  # stored rows beyond what the merge holds may be nearer
+            continue
+        prev = int(t[k - 1]) if k > 0 else None
+        nxt = int(t[j]) if j < len(t) else None
+        have = found.setdefault(thing, [len(t) > 0, prev, nxt])
+        have[0] = have[0] or len(t) > 0
+        if prev is not None:
+            have[1] = prev if have[1] is None else max(have[1], prev)
+        if nxt is not None:
+            have[2] = nxt if have[2] is None else min(have[2], nxt)
+    return [(thing, *span[thing], prev, nxt) for thing, (any_, prev, nxt) in found.items()
+            if any_ and thing not in ask], ask
+
+
+def around_stored(cur, ids: list[int], streams: dict[int, Stream],
+                   span: dict[int, tuple[int, int]]) -> list[tuple]:
+    if not ids:
+        return []
+    table = pa.table({"ds": np.array(ids, np.int64),
+                      "thing": np.array([streams[d].thing_id for d in ids], np.int64)})
+    bounds = pa.table({"thing": np.array(list(span), np.int64),
+                       "lo": pa.array([v[0] for v in span.values()], _TS),
+                       "hi": pa.array([v[1] for v in span.values()], _TS)})
+    cur.register("__eb_sil_ds", table)
+    cur.register("__eb_sil_b", bounds)
+    try:
+        return cur.execute("""
+            SELECT b.thing, epoch_us(b.lo), epoch_us(b.hi),
+                   epoch_us(max(o.phenomenon_time) FILTER (WHERE o.phenomenon_time < b.lo)),
+                   epoch_us(min(o.phenomenon_time) FILTER (WHERE o.phenomenon_time > b.hi))
+            FROM __eb_sil_b b JOIN __eb_sil_ds s ON s.thing = b.thing
+            JOIN observations o ON o.datastream_id = s.ds
+            WHERE o.datastream_id BETWEEN ? AND ?
+            GROUP BY ALL""", [min(ids), max(ids)]).fetchall()
+    finally:
+        cur.unregister("__eb_sil_ds")
+        cur.unregister("__eb_sil_b")

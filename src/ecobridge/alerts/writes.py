@@ -99,7 +99,7 @@ def write(cur, w, streams: dict[int, Stream]) -> dict:
     by_thing = {s.thing_id: s for s in sorted(streams.values(), key=lambda s: s.id)}
     events: list[tuple[int, int, str, str, str]] = []  # alert, dataset, kind, severity, status
     if w.new:
-        _insert_new(cur, w.new, streams, by_thing, events)
+        _insert_new(cur, w.new, streams, by_thing, events, w.known.alerts)
     if w.updates:
         _update(cur, w.updates, events)
     if w.retracted:
@@ -111,7 +111,7 @@ def write(cur, w, streams: dict[int, Stream]) -> dict:
         events.extend((a[3], dataset[a[3]], "retracted", a[4], "resolved") for a in w.retracted)
     event_ids = _insert_events(cur, events)
     delivered = 0
-    if event_ids:
+    if event_ids and w.known.subscriptions:
         from ecobridge.alerts.matching import match_events
 
         delivered = match_events(cur, event_ids)
@@ -155,10 +155,11 @@ def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _insert_new(cur, new: list, streams, by_thing, events: list) -> None:
+def _insert_new(cur, new: list, streams, by_thing, events: list, stored: bool = True) -> None:
     infos = [(rule, ep, base, _stream_of(rule, ep.key, streams, by_thing))
              for rule, ep, base in new]
-    inc = incidents.assign(cur, [(s.lon, s.lat, ep.start, ep.last) for _r, ep, _b, s in infos])
+    inc = incidents.assign(cur, [(s.lon, s.lat, ep.start, ep.last) for _r, ep, _b, s in infos],
+                           stored)
     n = len(infos)
     ids = [r[0] for r in cur.execute("SELECT nextval('alerts_id_seq') FROM range(?)",
                                      [n]).fetchall()]
@@ -169,18 +170,24 @@ def _insert_new(cur, new: list, streams, by_thing, events: list) -> None:
     limits: dict = {}
     details: dict = {}
     rows = []
+    isfinite = math.isfinite
     for i, (rule, ep, base, s) in enumerate(infos):
-        status, resolution = _status(ep, False, False)
+        ended = ep.ended is not None
+        status, resolution = ("resolved", "auto") if ended else ("open", None)  # _status
         silence = rule.kind == "silence"
+        sev = SEVERITIES[ep.sev]
+        peak, last, limit = ep.peak, ep.last_value, ep.limit  # floats: _num without calls
         rows.append((ids[i], rule.id, s.dataset_id, s.thing_id, None if silence else s.id,
                      rule.observed_property if silence else s.prop, inc[i], status, resolution,
-                     SEVERITIES[ep.sev], ep.start, ep.last, ep.ended, ep.count, _num(ep.peak),
-                     ep.peak_at, _num(ep.last_value), _num(ep.limit),
+                     sev, ep.start, ep.last, ep.ended, ep.count,
+                     float(peak) if peak is not None and isfinite(peak) else None,
+                     ep.peak_at, float(last) if last is not None and isfinite(last) else None,
+                     float(limit) if limit is not None and isfinite(limit) else None,
                      UNITS.get(rule.kind, s.unit), _detail_json(rule, ep, base, s, limits, details),
                      s.lon, s.lat))
-        events.append((ids[i], s.dataset_id, "opened", SEVERITIES[ep.sev], status))
-        if ep.ended is not None:
-            events.append((ids[i], s.dataset_id, "resolved", SEVERITIES[ep.sev], status))
+        events.append((ids[i], s.dataset_id, "opened", sev, status))
+        if ended:
+            events.append((ids[i], s.dataset_id, "resolved", sev, status))
     stamps = ("started_at", "last_seen_at", "ended_at", "peak_at")
     table = pa.table({k: pa.array(v, _TS) if k in stamps else pa.array(v)
                       for k, v in zip(names, zip(*rows, strict=True), strict=True)})
