@@ -12,7 +12,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ecobridge.monitoring.csv_arrow import parse_times, parse_values, scan, scan_typed
+from ecobridge.monitoring.csv_arrow import (
+    SPLIT_MIN, _cut, parse_times, parse_values, scan, scan_typed,
+)
 from ecobridge.monitoring.ingest import ingest_file
 from ecobridge.monitoring.mapping import load_mapping
 from ecobridge.monitoring.observations import Relation, _typed, build_relation, keys_sql, rows_sql
@@ -86,7 +88,8 @@ def test_parsed_values_are_bitwise_those_duckdb_reads(store):
     assert parsed > 4000
 
 
-def both(store, tmp_path, text: str, mapping: dict | None = None, zone: str | None = None):
+def both(store, tmp_path, text: str, mapping: dict | None = None, zone: str | None = None,
+         split_min: int = SPLIT_MIN):
     """Per row (station, variable, unit), t, v, code from scan_typed and from scan."""
     path = write(tmp_path / "obs.csv", text)
     spec = load_mapping(mapping)
@@ -99,7 +102,8 @@ def both(store, tmp_path, text: str, mapping: dict | None = None, zone: str | No
                                        ("station", "variable", "unit")},
                                     "time": ("tr", []), "value": ("vr", [])},
                     None, "VARCHAR", "VARCHAR")
-    fast = scan_typed(cur, table, typed, rows_sql(rest, spec, zone), block=300)
+    fast = scan_typed(cur, table, typed, rows_sql(rest, spec, zone), block=300,
+                      split_min=split_min)
     slow = scan(cur, table, rel, keys_sql, lambda r: rows_sql(r, spec, zone), block=300)
     if fast is None or slow is None:
         return fast, slow
@@ -128,14 +132,16 @@ def test_typed_pass_matches_sql_pass(store, tmp_path, zone):
     assert same[fast[2][2] & 8 == 0].all()  # values of rows not rejected for them
 
 
-def test_typed_pass_with_constants_and_other_columns(store, tmp_path):
+@pytest.mark.parametrize("split_min", [0, SPLIT_MIN])
+def test_typed_pass_with_constants_and_other_columns(store, tmp_path, split_min):
     lines = [f"ALM{i % 2};{['pm25', 'no2'][i % 2]};2024-03-0{1 + i % 9}T0{i % 10}:00:00Z;"
              f"{i * 1.5};x{i}" for i in range(60)]
     fast, slow = both(store, tmp_path, "Пост;Показатель;Дата;Значение;note\n"
                       + "\n".join(lines) + "\n",
                       mapping={"delimiter": ";", "constants": {"unit": "ug/m3"},
                                "columns": {"station": "Пост", "variable": "Показатель",
-                                           "time": "Дата", "value": "Значение"}})
+                                           "time": "Дата", "value": "Значение"}},
+                      split_min=split_min)
     assert fast[0] == slow[0] and fast[1] == slow[1]
     for f, s in zip(fast[2], slow[2], strict=True):
         np.testing.assert_array_equal(f, s)
@@ -150,14 +156,38 @@ GOOD = "ALM1,pm25,2024-01-01T00:00:00Z,1,ug/m3\n"
     GOOD * 400 + "ALM\xff1,pm25,2024-01-01T01:00:00Z,2,ug/m3\n",  # past the header's read
     GOOD * 400 + "ALM1,pm25,2024-01-01T01:00:00Z,2,\xb5g/m3\n",
 ])
-def test_irregular_files_are_left_to_read_csv(store, tmp_path, body):
+@pytest.mark.parametrize("split_min", [0, SPLIT_MIN])
+def test_irregular_files_are_left_to_read_csv(store, tmp_path, body, split_min):
     path = tmp_path / "obs.csv"
     path.write_bytes(("station,variable,time,value,unit\n" + body).encode("latin-1"))
     spec = load_mapping(None)
     cur = store.cursor()
     table = open_table(cur, path, spec, str(path), tmp_path / "scratch")
     typed = _typed(build_relation(table, spec), spec)
-    assert scan_typed(cur, table, typed, ("SELECT 1", [])) is None
+    assert scan_typed(cur, table, typed, ("SELECT 1", []), split_min=split_min) is None
+
+
+def test_halves_parsed_at_once_give_the_rows_in_file_order(store, tmp_path):
+    """A file without quotes is cut at a line start and parsed by two readers; the batches
+    come back in file order, exactly as one reader gives them (rows straddling the cut too)."""
+    lines = [f"ST{i % 7},{['pm25', 'no2', 'o3'][i % 3]},2024-0{1 + i % 9}-1{i % 10}T"
+             f"{i % 24:02d}:{i % 60:02d}:00{['Z', '+06:00', '-03:30'][i % 3]},"
+             f"{['', 'x', '1e3', str(i * 0.5)][i % 4]},ug/m3" for i in range(3001)]
+    text = "station,variable,time,value,unit\n" + "\n".join(lines) + "\n"
+    path = write(tmp_path / "cut.csv", text)
+    cut = _cut(str(path), path.stat().st_size, '"')
+    assert cut is not None and path.read_bytes()[cut - 1:cut] == b"\n"
+    fast, slow = both(store, tmp_path, text, split_min=0)
+    one, _ = both(store, tmp_path, text)
+    assert fast[0] == slow[0] == one[0] and fast[1] == slow[1] == one[1]
+    for f, o in zip(fast[2], one[2], strict=True):
+        np.testing.assert_array_equal(f, o)  # NaN in the same places too
+    np.testing.assert_array_equal(fast[2][0], slow[2][0])
+    np.testing.assert_array_equal(fast[2][2], slow[2][2])
+    assert len(fast[0]) == len(lines) and (fast[2][2] != 0).any() and (fast[2][2] == 0).any()
+    # a quote anywhere in the file keeps it whole: a line start may lie inside a quoted value
+    path.write_text(text + 'ST1,pm25,2024-01-01T00:00:00Z,1,"ug/m3"\n', encoding="utf-8")
+    assert _cut(str(path), path.stat().st_size, '"') is None
 
 
 @pytest.mark.parametrize("typed_mapping", [None, {"timezone": "Asia/Almaty"}])

@@ -17,7 +17,11 @@ rejects) relies on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import io
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import duckdb
@@ -33,6 +37,9 @@ from ecobridge.monitoring.sources import csv_error
 # strings are dropped once classified.
 BLOCK = 1 << 23
 SLICE = 1 << 15  # rows
+# pyarrow's streaming reader keeps about one core busy: a file this long (and without quote
+# characters, so a line start is a row start) is parsed as two halves by two readers at once
+SPLIT_MIN = 1 << 26
 
 
 @dataclass
@@ -156,7 +163,7 @@ class Typed:
 
 def scan_typed(cur, table, typed: Typed, rest_sql: tuple[str, list],
                step: Callable[[float], None] = lambda f: None,
-               block: int = BLOCK) -> Scanned | None:
+               block: int = BLOCK, split_min: int = SPLIT_MIN) -> Scanned | None:
     """Like `scan`, with keys numbered 0.. in `key_rows` order instead of hashed (`k` holds
     that number, int32). `rest_sql` classifies the rows numpy does not: SQL over `eb_rest`
     with the columns tr (time) and vr (value) giving t, v and code in order."""
@@ -177,17 +184,14 @@ def scan_typed(cur, table, typed: Typed, rest_sql: tuple[str, list],
     keys: dict[tuple, int] = {}
     counts: list[int] = []
     out = Scanned([], [], [], [], [])
-    source = pa.OSFile(opts["path"])
-    reader = None
+
+    def open_part(source, first: bool):
+        return pcsv.open_csv(source, read_options=reader_opts if first else replace_skip(
+            reader_opts), parse_options=parse_opts, convert_options=convert_opts)
+
+    batches = _batches(opts["path"], opts["quote"], open_part, split_min)
     try:
-        size = max(source.size(), 1)
-        reader = pcsv.open_csv(source, read_options=reader_opts, parse_options=parse_opts,
-                               convert_options=convert_opts)
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                break
+        for batch, done in batches:
             k = _key_numbers(batch, typed, keys, counts)
             tr = batch.column(typed.columns["time"])
             vr = batch.column(typed.columns["value"])
@@ -212,18 +216,105 @@ def scan_typed(cur, table, typed: Typed, rest_sql: tuple[str, list],
             out.v.append(v)
             out.code.append(code)
             del tr, vr
-            step(0.7 * min(source.tell() / size, 1.0))
+            step(0.7 * min(done, 1.0))
     except (pa.ArrowInvalid, UnicodeDecodeError):
         return None
     except duckdb.Error as exc:
         raise csv_error(exc, table.name) from None
     finally:
-        reader = None
-        source.close()
+        batches.close()
     pa.default_memory_pool().release_unused()
     out.key_rows = [(i, *triple, counts[i]) for triple, i in keys.items()]
     out.numbered = True
     return out
+
+
+def replace_skip(options: pcsv.ReadOptions) -> pcsv.ReadOptions:
+    """The read options for a part that starts at a row: no header or leading rows to skip."""
+    return pcsv.ReadOptions(column_names=options.column_names, skip_rows=0,
+                            block_size=options.block_size, use_threads=options.use_threads)
+
+
+def _batches(path: str, quote, open_part: Callable, split_min: int) -> Iterator:
+    """(batch, fraction of the file read) in file order. Halves, when the file allows it, are
+    parsed by two threads at once; the second half's batches wait in memory (about a quarter
+    of the file's size) until the first half's are used. Errors reach the caller in order."""
+    size = os.path.getsize(path)
+    cut = _cut(path, size, quote) if size >= split_min else None
+    if cut is None:
+        source = pa.OSFile(path)
+        try:
+            reader = open_part(source, True)
+            for batch in reader:
+                yield batch, source.tell() / max(size, 1)
+        finally:
+            reader = None  # its read-ahead blocks go now, not when the frame is collected
+            source.close()
+        return
+    stop = threading.Event()
+    parts = [(0, cut), (cut, size)]
+    queues: list[queue.SimpleQueue] = [queue.SimpleQueue(), queue.SimpleQueue()]
+
+    def parse(i: int) -> None:
+        try:
+            with open(path, "rb") as raw:
+                raw.seek(parts[i][0])
+                source = pa.PythonFile(_Range(raw, parts[i][1] - parts[i][0]), mode="r")
+                for batch in open_part(source, i == 0):
+                    if stop.is_set():
+                        break
+                    queues[i].put(batch)
+            queues[i].put(None)
+        except BaseException as exc:  # handed to the caller, in file order
+            queues[i].put(exc)
+
+    threads = [threading.Thread(target=parse, args=(i,), name=f"csv-part-{i}", daemon=True)
+               for i in (0, 1)]
+    for t in threads:
+        t.start()
+    try:
+        for i, q in enumerate(queues):
+            start, end = parts[i]
+            read = start
+            while (item := q.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                read = min(read + BLOCK, end)  # roughly: a batch is about a block of text
+                yield item, read / size
+    finally:
+        stop.set()
+
+
+def _cut(path: str, size: int, quote) -> int | None:
+    """A line start near the middle of a file without quote characters, or None."""
+    mark = quote.encode() if isinstance(quote, str) and quote else None
+    with open(path, "rb") as f:
+        if mark:
+            while chunk := f.read(1 << 24):
+                if mark in chunk:
+                    return None
+        f.seek(size // 2)
+        tail = f.read(1 << 20)
+    at = tail.find(b"\n")
+    return None if at < 0 or size // 2 + at + 1 >= size else size // 2 + at + 1
+
+
+class _Range(io.RawIOBase):
+    """`length` bytes of an open file from its current position, as a readable stream."""
+
+    def __init__(self, raw, length: int):
+        self.raw, self.left = raw, length
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = min(len(buffer), self.left)
+        if n <= 0:
+            return 0
+        got = self.raw.readinto(memoryview(buffer)[:n])
+        self.left -= got
+        return got
 
 
 def _key_numbers(batch, typed: Typed, keys: dict[tuple, int], counts: list[int]) -> np.ndarray:
