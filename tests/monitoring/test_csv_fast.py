@@ -13,7 +13,12 @@ import pyarrow as pa
 import pytest
 
 from ecobridge.monitoring.csv_arrow import (
-    SPLIT_MIN, _cut, parse_times, parse_values, scan, scan_typed,
+    SPLIT_MIN,
+    _cut,
+    parse_times,
+    parse_values,
+    scan,
+    scan_typed,
 )
 from ecobridge.monitoring.ingest import ingest_file
 from ecobridge.monitoring.mapping import load_mapping
