@@ -22,7 +22,9 @@ from .world import OBS_COUNTS, PRINCIPALS, VISIBLE, World, hidden_markers
 
 # Routes with no data of any dataset in them.
 META_ROUTES = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect",
-               "/api/v1/redoc", "/api/v1/health", "/api/v1/me", "/api/v1/tokens"}
+               "/api/v1/redoc", "/api/v1/health", "/api/v1/me", "/api/v1/tokens",
+               # base map tiles: Natural Earth countries drawn as PNG, no shared data
+               "/api/v1/map/basemap/{z}/{x}/{y}.png"}
 
 
 def _dataset_ref(ds: dict, variant: int) -> str:
