@@ -13,8 +13,9 @@ import pyarrow as pa
 import pytest
 
 from ecobridge.monitoring.csv_arrow import (
+    PART_MAX,
     SPLIT_MIN,
-    _cut,
+    _cuts,
     parse_times,
     parse_values,
     scan,
@@ -94,7 +95,7 @@ def test_parsed_values_are_bitwise_those_duckdb_reads(store):
 
 
 def both(store, tmp_path, text: str, mapping: dict | None = None, zone: str | None = None,
-         split_min: int = SPLIT_MIN):
+         split_min: int = SPLIT_MIN, part_max: int = PART_MAX):
     """Per row (station, variable, unit), t, v, code from scan_typed and from scan."""
     path = write(tmp_path / "obs.csv", text)
     spec = load_mapping(mapping)
@@ -108,7 +109,7 @@ def both(store, tmp_path, text: str, mapping: dict | None = None, zone: str | No
                                     "time": ("tr", []), "value": ("vr", [])},
                     None, "VARCHAR", "VARCHAR")
     fast = scan_typed(cur, table, typed, rows_sql(rest, spec, zone), block=300,
-                      split_min=split_min)
+                      split_min=split_min, part_max=part_max)
     slow = scan(cur, table, rel, keys_sql, lambda r: rows_sql(r, spec, zone), block=300)
     if fast is None or slow is None:
         return fast, slow
@@ -172,17 +173,20 @@ def test_irregular_files_are_left_to_read_csv(store, tmp_path, body, split_min):
     assert scan_typed(cur, table, typed, ("SELECT 1", []), split_min=split_min) is None
 
 
-def test_halves_parsed_at_once_give_the_rows_in_file_order(store, tmp_path):
-    """A file without quotes is cut at a line start and parsed by two readers; the batches
-    come back in file order, exactly as one reader gives them (rows straddling the cut too)."""
+@pytest.mark.parametrize("part_max", [PART_MAX, 20_000])
+def test_parts_parsed_at_once_give_the_rows_in_file_order(store, tmp_path, part_max):
+    """A file without quotes is cut at line starts and its parts parsed two at a time; the
+    batches come back in file order, exactly as one reader gives them."""
     lines = [f"ST{i % 7},{['pm25', 'no2', 'o3'][i % 3]},2024-0{1 + i % 9}-1{i % 10}T"
              f"{i % 24:02d}:{i % 60:02d}:00{['Z', '+06:00', '-03:30'][i % 3]},"
              f"{['', 'x', '1e3', str(i * 0.5)][i % 4]},ug/m3" for i in range(3001)]
     text = "station,variable,time,value,unit\n" + "\n".join(lines) + "\n"
     path = write(tmp_path / "cut.csv", text)
-    cut = _cut(str(path), path.stat().st_size, '"')
-    assert cut is not None and path.read_bytes()[cut - 1:cut] == b"\n"
-    fast, slow = both(store, tmp_path, text, split_min=0)
+    cuts = _cuts(str(path), path.stat().st_size, '"', part_max)
+    assert cuts and all(path.read_bytes()[c - 1:c] == b"\n" for c in cuts)
+    parts = max(2, -(-path.stat().st_size // part_max))  # ~125 kB: 2, or 7 of <= 20 kB
+    assert len(cuts) == parts - 1 and (parts > 2) == (part_max < PART_MAX)
+    fast, slow = both(store, tmp_path, text, split_min=0, part_max=part_max)
     one, _ = both(store, tmp_path, text)
     assert fast[0] == slow[0] == one[0] and fast[1] == slow[1] == one[1]
     for f, o in zip(fast[2], one[2], strict=True):
@@ -192,7 +196,7 @@ def test_halves_parsed_at_once_give_the_rows_in_file_order(store, tmp_path):
     assert len(fast[0]) == len(lines) and (fast[2][2] != 0).any() and (fast[2][2] == 0).any()
     # a quote anywhere in the file keeps it whole: a line start may lie inside a quoted value
     path.write_text(text + 'ST1,pm25,2024-01-01T00:00:00Z,1,"ug/m3"\n', encoding="utf-8")
-    assert _cut(str(path), path.stat().st_size, '"') is None
+    assert _cuts(str(path), path.stat().st_size, '"', part_max) is None
 
 
 @pytest.mark.parametrize("typed_mapping", [None, {"timezone": "Asia/Almaty"}])

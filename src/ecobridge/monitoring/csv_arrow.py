@@ -38,8 +38,9 @@ from ecobridge.monitoring.sources import csv_error
 BLOCK = 1 << 23
 SLICE = 1 << 15  # rows
 # pyarrow's streaming reader keeps about one core busy: a file this long (and without quote
-# characters, so a line start is a row start) is parsed as two halves by two readers at once
+# characters, so a line start is a row start) is parsed in parts, two readers at once
 SPLIT_MIN = 1 << 26
+PART_MAX = 1 << 28
 
 
 @dataclass
@@ -163,7 +164,8 @@ class Typed:
 
 def scan_typed(cur, table, typed: Typed, rest_sql: tuple[str, list],
                step: Callable[[float], None] = lambda f: None,
-               block: int = BLOCK, split_min: int = SPLIT_MIN) -> Scanned | None:
+               block: int = BLOCK, split_min: int = SPLIT_MIN,
+               part_max: int = PART_MAX) -> Scanned | None:
     """Like `scan`, with keys numbered 0.. in `key_rows` order instead of hashed (`k` holds
     that number, int32). `rest_sql` classifies the rows numpy does not: SQL over `eb_rest`
     with the columns tr (time) and vr (value) giving t, v and code in order."""
@@ -189,7 +191,7 @@ def scan_typed(cur, table, typed: Typed, rest_sql: tuple[str, list],
         return pcsv.open_csv(source, read_options=reader_opts if first else replace_skip(
             reader_opts), parse_options=parse_opts, convert_options=convert_opts)
 
-    batches = _batches(opts["path"], opts["quote"], open_part, split_min)
+    batches = _batches(opts["path"], opts["quote"], open_part, split_min, part_max)
     try:
         for batch, done in batches:
             k = _key_numbers(batch, typed, keys, counts)
@@ -235,13 +237,15 @@ def replace_skip(options: pcsv.ReadOptions) -> pcsv.ReadOptions:
                             block_size=options.block_size, use_threads=options.use_threads)
 
 
-def _batches(path: str, quote, open_part: Callable, split_min: int) -> Iterator:
-    """(batch, fraction of the file read) in file order. Halves, when the file allows it, are
-    parsed by two threads at once; the second half's batches wait in memory (about a quarter
-    of the file's size) until the first half's are used. Errors reach the caller in order."""
+def _batches(path: str, quote, open_part: Callable, split_min: int,
+             part_max: int) -> Iterator:
+    """(batch, fraction of the file read) in file order. A long file is cut at line starts into
+    parts of at most `part_max` bytes; while one part's batches are used the next part is parsed
+    by a second reader, its batches held until their turn (memory bound: about one part).
+    Errors reach the caller in file order."""
     size = os.path.getsize(path)
-    cut = _cut(path, size, quote) if size >= split_min else None
-    if cut is None:
+    cuts = _cuts(path, size, quote, part_max) if size >= split_min else None
+    if not cuts:
         source = pa.OSFile(path)
         try:
             reader = open_part(source, True)
@@ -252,8 +256,9 @@ def _batches(path: str, quote, open_part: Callable, split_min: int) -> Iterator:
             source.close()
         return
     stop = threading.Event()
-    parts = [(0, cut), (cut, size)]
-    queues: list[queue.SimpleQueue] = [queue.SimpleQueue(), queue.SimpleQueue()]
+    bounds = [0, *cuts, size]
+    parts = list(zip(bounds, bounds[1:], strict=False))
+    queues: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in parts]
 
     def parse(i: int) -> None:
         try:
@@ -268,12 +273,16 @@ def _batches(path: str, quote, open_part: Callable, split_min: int) -> Iterator:
         except BaseException as exc:  # handed to the caller, in file order
             queues[i].put(exc)
 
-    threads = [threading.Thread(target=parse, args=(i,), name=f"csv-part-{i}", daemon=True)
-               for i in (0, 1)]
-    for t in threads:
-        t.start()
+    def begin(i: int) -> None:
+        if i < len(parts):
+            threading.Thread(target=parse, args=(i,), name=f"csv-part-{i}", daemon=True).start()
+
+    begin(0)
+    begin(1)
     try:
         for i, q in enumerate(queues):
+            if i:
+                begin(i + 1)  # the part before is used up: the one after starts parsing
             start, end = parts[i]
             read = start
             while (item := q.get()) is not None:
@@ -285,18 +294,29 @@ def _batches(path: str, quote, open_part: Callable, split_min: int) -> Iterator:
         stop.set()
 
 
-def _cut(path: str, size: int, quote) -> int | None:
-    """A line start near the middle of a file without quote characters, or None."""
+def _cuts(path: str, size: int, quote, part_max: int) -> list[int] | None:
+    """Line starts cutting a file without quote characters into at least two parts of at most
+    about `part_max` bytes; None for a file with a quote character (a line start could lie
+    inside a quoted value) or lines too long to find one."""
     mark = quote.encode() if isinstance(quote, str) and quote else None
+    n = max(2, -(-size // max(part_max, 1)))
+    cuts: list[int] = []
     with open(path, "rb") as f:
         if mark:
             while chunk := f.read(1 << 24):
                 if mark in chunk:
                     return None
-        f.seek(size // 2)
-        tail = f.read(1 << 20)
-    at = tail.find(b"\n")
-    return None if at < 0 or size // 2 + at + 1 >= size else size // 2 + at + 1
+        for k in range(1, n):
+            at = k * size // n
+            f.seek(at)
+            j = f.read(1 << 20).find(b"\n")
+            if j < 0:
+                return None
+            if at + j + 1 >= size:
+                break
+            if not cuts or at + j + 1 > cuts[-1]:
+                cuts.append(at + j + 1)
+    return cuts or None
 
 
 class _Range(io.RawIOBase):
