@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import httpx
+from sta_station import post_station
 from web.i18n_check import assert_translated
 
 from browser.conftest import check_accessibility
@@ -19,7 +20,6 @@ from ecobridge.web.render import translate
 
 PUBLISHER = "demo-chn-air-agency.publisher"
 DATASET = "demo-air-chn"
-PM25 = "urn:ecobridge:def:observed-property:pm25"
 STATION = "Live test station 7"
 
 
@@ -29,25 +29,7 @@ def _hours_ago(n: float) -> str:
 
 
 def _station(base: str, headers: dict) -> tuple[int, int]:
-    body = {"name": STATION, "description": "roof", "properties": {"dataset": DATASET},
-            "Locations": [{"name": STATION, "description": "city",
-                           "encodingType": "application/geo+json",
-                           "location": {"type": "Point", "coordinates": [116.39, 39.91]}}],
-            "Datastreams": [{
-                "name": "PM2.5", "description": "hourly",
-                "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/"
-                                   "OM_Measurement",
-                "unitOfMeasurement": {"name": "microgram per cubic metre", "symbol": "µg/m³",
-                                      "definition": "ug/m3"},
-                "Sensor": {"name": "BAM live", "description": "beta attenuation",
-                           "encodingType": "text/plain", "metadata": "https://example.org/b"},
-                "ObservedProperty": {"name": "PM2.5", "definition": PM25, "description": ""}}]}
-    made = httpx.post(f"{base}/sta/v1.1/Things", json=body, headers=headers)
-    assert made.status_code == 201, made.text
-    location = made.headers["location"]
-    thing = int(location[location.rindex("(") + 1:-1])
-    streams = httpx.get(f"{base}/sta/v1.1/Things({thing})/Datastreams", headers=headers).json()
-    return thing, streams["value"][0]["@iot.id"]
+    return post_station(base, headers, name=STATION, dataset=DATASET, coordinates=[116.39, 39.91])
 
 
 def test_new_alerts_appear_while_the_page_is_open(page, demo_site):

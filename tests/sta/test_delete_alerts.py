@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 from serving import serve
+from sta_station import post_station
 
 from ecobridge.alerts import service as alerts
 from ecobridge.catalog.service import create_dataset
@@ -26,7 +27,6 @@ from ecobridge.governance.organisations import create_organisation
 from ecobridge.governance.policy import SYSTEM
 
 STA = "/sta/v1.1"
-PM25 = "urn:ecobridge:def:observed-property:pm25"
 
 
 class Receiver:
@@ -89,25 +89,8 @@ def _hours_ago(n: float) -> str:
 
 
 def _station(base: str, auth: dict, name: str) -> tuple[int, int]:
-    body = {"name": name, "description": "roof", "properties": {"dataset": "kz-air"},
-            "Locations": [{"name": name, "description": "city",
-                           "encodingType": "application/geo+json",
-                           "location": {"type": "Point", "coordinates": [76.9, 43.2]}}],
-            "Datastreams": [{
-                "name": "PM2.5", "description": "hourly",
-                "observationType": "http://www.opengis.net/def/observationType/OGC-OM/2.0/"
-                                   "OM_Measurement",
-                "unitOfMeasurement": {"name": "microgram per cubic metre", "symbol": "µg/m³",
-                                      "definition": "ug/m3"},
-                "Sensor": {"name": f"BAM {name}", "description": "beta attenuation",
-                           "encodingType": "text/plain", "metadata": "https://example.org/bam"},
-                "ObservedProperty": {"name": "PM2.5", "definition": PM25, "description": ""}}]}
-    made = httpx.post(f"{base}{STA}/Things", json=body, headers=auth["pub"])
-    assert made.status_code == 201, made.text
-    location = made.headers["location"]
-    thing = int(location[location.rindex("(") + 1:-1])
-    streams = httpx.get(f"{base}{STA}/Things({thing})/Datastreams", headers=auth["pub"]).json()
-    stream = streams["value"][0]["@iot.id"]
+    thing, stream = post_station(base, auth["pub"], name=name, dataset="kz-air",
+                                 coordinates=[76.9, 43.2])
     loud = [[_hours_ago(h), 180.0] for h in (5, 4, 3)]
     sent = httpx.post(f"{base}{STA}/CreateObservations", headers=auth["pub"],
                       json=[{"Datastream": {"@iot.id": stream},

@@ -27,6 +27,15 @@ def _visible(env, feature: int, who: str) -> bool:
     return r.status_code == 200
 
 
+def _observe_canyon(env, ds: int) -> int:
+    """Post one observation at a new feature "Canyon"; the feature's id."""
+    r = env.post("Observations", {"Datastream": {"@iot.id": ds}, "result": 5,
+                                  "phenomenonTime": "2024-05-01T10:00:00Z",
+                                  "FeatureOfInterest": _feature("Canyon", 76.9)})
+    assert r.status_code == 201, r.text
+    return env.scalar("SELECT feature_of_interest_id FROM observations WHERE id = ?", [_id(r)])
+
+
 def _hidden_station(env) -> int:
     r = env.post("Things", _thing(dataset="kz-closed", name="Closed",
                                   Datastreams=[_datastream()]))
@@ -36,12 +45,7 @@ def _hidden_station(env) -> int:
 
 def test_links_follow_posts_replacements_and_deletes(env):
     _, ds = _station(env)
-    r = env.post("Observations", {"Datastream": {"@iot.id": ds}, "result": 5,
-                                  "phenomenonTime": "2024-05-01T10:00:00Z",
-                                  "FeatureOfInterest": _feature("Canyon", 76.9)})
-    assert r.status_code == 201, r.text
-    obs = _id(r)
-    canyon = env.scalar("SELECT feature_of_interest_id FROM observations WHERE id = ?", [obs])
+    canyon = _observe_canyon(env, ds)
     assert _links(env) == {(canyon, ds)}
     # the same time posted again naming another feature: the old link goes
     r = env.post("Observations", {"Datastream": {"@iot.id": ds}, "result": 6,
@@ -90,10 +94,7 @@ def test_visibility_follows_the_links(env):
 
 def test_migration_backfills_links_from_stored_observations(env):
     _, ds = _station(env)
-    r = env.post("Observations", {"Datastream": {"@iot.id": ds}, "result": 5,
-                                  "phenomenonTime": "2024-05-01T10:00:00Z",
-                                  "FeatureOfInterest": _feature("Canyon", 76.9)})
-    assert r.status_code == 201, r.text
+    _observe_canyon(env, ds)
     expected = _links(env)
     sql = next(p for v, _, p in available() if v == 6).read_text(encoding="utf-8")
     with env.store.transaction() as cur:

@@ -114,15 +114,7 @@ def _place(rows: list, new: list, first: dict, place: np.ndarray, dist: np.ndarr
         s = new[i][2]
         open_ = [x for x in {inc[j] for j in neighbours[bounds[k]:bounds[k + 1]]}
                  if first[x] >= s - horizon]
-        if open_:
-            # stored incidents (positive ids) first, then the earliest made in this call
-            stored = [x for x in open_ if x > 0]
-            chosen = min(stored) if stored else max(open_)
-        else:
-            provisional -= 1
-            chosen = provisional
-            first[chosen] = s
-        first[chosen] = min(first[chosen], s)
+        chosen, provisional = _choose(open_, first, s, provisional)
         out[i] = chosen
         inc[n_stored + k] = chosen
     return out, provisional
@@ -167,14 +159,22 @@ def _place_each(rows: list, new: list, first: dict) -> tuple[np.ndarray, int]:
         near = near[_km(lon[near], lat[near], x, y) <= KM]
         open_ = [int(c) for c in np.unique(inc[near])
                  if first[int(c)] >= s - MAX_DAYS * 24 * HOUR_US]
-        if open_:
-            chosen = min(c for c in open_ if c > 0) if any(c > 0 for c in open_) else max(open_)
-        else:
-            provisional -= 1
-            chosen = provisional
-            first[chosen] = s
-        first[chosen] = min(first[chosen], s)
+        chosen, provisional = _choose(open_, first, s, provisional)
         out[i] = chosen
         inc[n], lon[n], lat[n], start[n], last[n] = chosen, x, y, s, e
         n += 1
     return out, provisional
+
+
+def _choose(open_: list[int], first: dict, s: int, provisional: int) -> tuple[int, int]:
+    """The incident of an alert starting at `s` near the open incidents `open_`: a stored one
+    (positive id) first, else the earliest made in this call, else a new provisional id."""
+    if open_:
+        stored = [x for x in open_ if x > 0]
+        chosen = min(stored) if stored else max(open_)
+    else:
+        provisional -= 1
+        chosen = provisional
+        first[chosen] = s
+    first[chosen] = min(first[chosen], s)
+    return chosen, provisional
