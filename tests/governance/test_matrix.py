@@ -158,8 +158,15 @@ def hidden_counts(principal: str) -> list[int]:
     return [OBS_COUNTS[p] for p in hidden] + [sum(OBS_COUNTS.values())]
 
 
+def _shows(marker: str, text: str) -> bool:
+    """A coordinate marker is not matched as the seconds of a time ("16:34:34.873")."""
+    if re.fullmatch(r"-?\d+\.\d+", marker):
+        return re.search(r"(?<!\d\d:)" + re.escape(marker), text) is not None
+    return marker in text
+
+
 def leaks(text: str, url: str, principal: str, world: World) -> list[str]:
-    found = [m for m in hidden_markers(world, principal) if m in text and m not in url]
+    found = [m for m in hidden_markers(world, principal) if _shows(m, text) and m not in url]
     for count in hidden_counts(principal):
         if re.search(rf"(?<![\w.:/-]){count}(?![\w.])", text) and str(count) not in url:
             found.append(f"count {count}")
