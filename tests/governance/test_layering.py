@@ -13,7 +13,8 @@ from pathlib import Path
 import ecobridge
 
 PACKAGE = Path(ecobridge.__file__).parent
-ABOVE_GOVERNANCE = ("monitoring", "biodiversity", "alerts", "air", "demo", "web", "cli")
+ABOVE_GOVERNANCE = ("catalog", "monitoring", "biodiversity", "alerts", "air", "demo", "web",
+                    "cli")
 
 
 def _imports(path: Path) -> list[tuple[int, str]]:

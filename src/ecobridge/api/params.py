@@ -17,8 +17,8 @@ from typing import Annotated
 from fastapi import Depends, Path, Query, Request
 
 from ecobridge.api.formats import BULK_FORMATS, negotiate
-from ecobridge.catalog.i18n import LANGUAGES
 from ecobridge.errors import BadRequest, InvalidInput, NotFound
+from ecobridge.languages import LANGUAGES
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000

@@ -43,7 +43,6 @@ from ecobridge.biodiversity.camtrap_profile import (
 )
 from ecobridge.biodiversity.eml import generalisation_note
 from ecobridge.biodiversity.runs import fail_run, finish_run, run_report, start_run
-from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import get_dataset, resolve_dataset_id
 from ecobridge.errors import InvalidInput
 from ecobridge.governance.policy import (
@@ -55,6 +54,7 @@ from ecobridge.governance.policy import (
     record_read,
     require_write,
 )
+from ecobridge.languages import localise
 from ecobridge.monitoring.report import IngestReport, RowCounts
 
 # Camtrap DP field -> store column, where the plain camelCase -> snake_case rule does not hold.

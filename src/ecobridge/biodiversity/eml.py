@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
-from ecobridge.catalog.i18n import localise
+from ecobridge.languages import localise
 
 EML_NS = "https://eml.ecoinformatics.org/eml-2.2.0"
 LICENCE_URLS = {

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.api.formats import json_response, records_table, table_response
 from ecobridge.api.params import DatasetPathDep, LanguageDep, format_param
-from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import get_dataset, list_datasets
 from ecobridge.governance.policy import Principal, visible_datasets_sql
+from ecobridge.languages import localise
 
 router = APIRouter(prefix="/api/v1", tags=["catalog"])
 

@@ -22,7 +22,7 @@ from ecobridge.api.params import (
 )
 from ecobridge.catalog import area_service
 from ecobridge.catalog.areas import KINDS
-from ecobridge.catalog.i18n import localise
+from ecobridge.languages import localise
 
 router = APIRouter(prefix="/api/v1", tags=["areas"])
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-from ecobridge.catalog.i18n import as_json
 from ecobridge.errors import Conflict, InvalidInput, NotFound
 from ecobridge.governance import Principal, visible_datasets_sql
 from ecobridge.governance.organisations import get_organisation
+from ecobridge.languages import as_json
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 VISIBILITY = ("public", "registered", "partners", "private")

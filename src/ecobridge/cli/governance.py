@@ -89,7 +89,7 @@ def orgs_create(slug: str, name: str = typer.Option(..., help="Display name"),
 
 @orgs_app.command("list")
 def orgs_list(as_json: bool = JSON) -> None:
-    from ecobridge.catalog.i18n import localise
+    from ecobridge.languages import localise
 
     with _store() as store:
         rows = store.dicts("SELECT id, slug, name, country, kind FROM organisations ORDER BY slug")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ecobridge.catalog.i18n import as_json
 from ecobridge.errors import Conflict, InvalidInput, NotFound
+from ecobridge.languages import as_json
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 COUNTRY = re.compile(r"^[A-Z]{3}$")

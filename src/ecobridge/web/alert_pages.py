@@ -22,8 +22,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from ecobridge.alerts import service, sse
 from ecobridge.alerts.models import SEVERITIES
 from ecobridge.api.deps import PrincipalDep, StoreDep
-from ecobridge.catalog.i18n import localise
 from ecobridge.governance.policy import Principal, visible_datasets_sql
+from ecobridge.languages import localise
 from ecobridge.web.i18n import PageLanguageDep
 from ecobridge.web.render import render
 

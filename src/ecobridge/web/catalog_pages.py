@@ -25,10 +25,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.catalog import area_service, search
 from ecobridge.catalog.api import dataset_record
-from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import get_dataset
 from ecobridge.errors import Conflict, EcobridgeError, InvalidInput, NotFound
 from ecobridge.governance import requests as access_requests
+from ecobridge.languages import localise
 from ecobridge.monitoring import service as monitoring
 from ecobridge.web.i18n import PageLanguageDep
 from ecobridge.web.render import render, translate

@@ -18,7 +18,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from fastapi import Depends, Request
 
-from ecobridge.catalog.i18n import LANGUAGES
+from ecobridge.languages import LANGUAGES
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGE_NAMES = {"en": "English", "zh": "中文", "ru": "Русский"}

@@ -34,7 +34,6 @@ from ecobridge.alerts.models import SEVERITIES
 from ecobridge.alerts.views import SEV_LIST
 from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.api.params import SLUG_OR_ID, dataset_ref
-from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import get_dataset
 from ecobridge.demo.areas import NATURAL_EARTH, NATURAL_EARTH_ATTRIBUTION
 from ecobridge.errors import InvalidInput, NotFound
@@ -45,6 +44,7 @@ from ecobridge.governance.policy import (
     record_read,
     visible_datasets_sql,
 )
+from ecobridge.languages import localise
 from ecobridge.web.i18n import page_language
 
 router = APIRouter(prefix="/api/v1/map", tags=["map"])

@@ -23,12 +23,12 @@ from fastapi import APIRouter, File, Form, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ecobridge.api.deps import PrincipalDep, StoreDep
-from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import list_datasets
 from ecobridge.errors import EcobridgeError, InvalidInput
 from ecobridge.governance import audit, policies, requests, tokens
 from ecobridge.governance.organisations import get_organisation
 from ecobridge.governance.policy import WRITE_ROLES, Principal
+from ecobridge.languages import localise
 from ecobridge.monitoring import ingest_api
 from ecobridge.monitoring.mapping import KINDS
 from ecobridge.web.i18n import PageLanguageDep

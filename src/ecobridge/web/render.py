@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ecobridge import __version__
-from ecobridge.catalog.i18n import LANGUAGES
+from ecobridge.languages import LANGUAGES
 from ecobridge.web.i18n import LANG_COOKIE, LANGUAGE_NAMES, page_language, translations
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"

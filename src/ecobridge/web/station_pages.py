@@ -28,10 +28,10 @@ from ecobridge.air.aqi import completeness, get_standard, standard_for
 from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.api.formats import json_response
 from ecobridge.api.params import MAX_ID
-from ecobridge.catalog.i18n import localise
 from ecobridge.catalog.service import get_dataset
 from ecobridge.errors import InvalidInput, NotFound
 from ecobridge.governance.policy import Principal
+from ecobridge.languages import localise
 from ecobridge.monitoring import series
 from ecobridge.monitoring import service as monitoring
 from ecobridge.web.i18n import PageLanguageDep

@@ -114,7 +114,7 @@ def _sites(principal: Principal, lang: str) -> tuple[str, list]:
 def _areas(principal: Principal, lang: str) -> tuple[str, list]:
     loc, loc_params = location_sql(principal, "a.geom", "d")
     generalised, pred, g_params, p_params = _policy(principal)
-    # the name in the reader's language, falling back as catalog.i18n.localise does
+    # the name in the reader's language, falling back as languages.localise does
     name = ("coalesce(" + ", ".join(f"nullif(json_extract_string(a.name, '$.{code}'), '')"
                                     for code in dict.fromkeys((lang, "en", "ru", "zh")))
             + ", a.code)")
