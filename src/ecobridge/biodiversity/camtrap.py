@@ -15,6 +15,15 @@ Export: the three tables, read under the access policy (a sensitive dataset seen
 access gets grid-snapped deployment coordinates, no location names or EXIF, a widened
 coordinateUncertainty, and says so in `description` and `coordinatePrecision`), and a
 datapackage.json that validates against the vendored 1.0.2 profile.
+
+Media not marked public (filePublic: "`false` if the media file is not publicly accessible
+(e.g. to protect the privacy of people)") keep their rows, since observations name them by
+mediaID, but their filePath goes only to readers with full access to the dataset (owner
+members, admins, precise grants; sensitive dataset or not). filePath is required ("URL or
+relative path to the media file") and "" counts as missing, so everyone else gets
+media.WITHHELD_PATH, a URL under the reserved ".invalid" domain that matches the schema's
+pattern and resolves nowhere; `description` says how many. The rule and its reasons are in
+media.py, the one place every export takes media paths from.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from ecobridge.biodiversity.camtrap_profile import (
     validate,
 )
 from ecobridge.biodiversity.eml import generalisation_note
+from ecobridge.biodiversity.media import WITHHELD_PATH, file_path_sql
 from ecobridge.biodiversity.runs import fail_run, finish_run, run_report, start_run
 from ecobridge.catalog.service import get_dataset, resolve_dataset_id
 from ecobridge.errors import InvalidInput
@@ -299,11 +309,15 @@ def _export_tables(store, principal: Principal, dataset_id: int
             d["coordinate_uncertainty"] = max(d["coordinate_uncertainty"] or 0,
                                               round(d["generalise_km"] * 1000 / 2 ** 0.5))
             d["location_name"] = None
+    path, path_params = file_path_sql(principal, "c", "d")
     media = store.dicts(
-        f"SELECT c.* FROM camtrap_media c WHERE c.dataset_id = ? AND {visible}"
-        " ORDER BY c.deployment_id, c.timestamp, c.media_id", [dataset_id, *visible_params])
-    if generalised:  # EXIF blocks may carry the camera's GPS position
-        for m in media:
+        f"SELECT c.*, {path} AS shown_path FROM camtrap_media c"
+        f" JOIN datasets d ON d.id = c.dataset_id WHERE c.dataset_id = ? AND {visible}"
+        " ORDER BY c.deployment_id, c.timestamp, c.media_id",
+        [*path_params, dataset_id, *visible_params])
+    for m in media:  # the row stays (observations point at it), the path may not
+        m["file_path"] = m.pop("shown_path") or WITHHELD_PATH
+        if generalised:  # EXIF blocks may carry the camera's GPS position
             m["exif_data"] = None
     observations = store.dicts(
         f"SELECT c.* FROM camtrap_observations c WHERE c.dataset_id = ? AND {visible}"
@@ -356,8 +370,7 @@ def _export_descriptor(store, ds: dict, stored: dict, tables: dict, generalised:
         "id": stored.get("id") or f"ecobridge:{ds['slug']}",
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "title": title,
-        "description": f"{description}\n\n{note[0].upper()}{note[1:]}." if note
-        else description,
+        "description": "\n\n".join([description, *_notes(note, media)]),
         "contributors": stored.get("contributors") or [
             {"title": owner, "role": "rightsHolder"}, {"title": owner, "role": "publisher"}],
         # the catalogue's licence governs the data; the package's media licence is kept
@@ -377,6 +390,17 @@ def _export_descriptor(store, ds: dict, stored: dict, tables: dict, generalised:
     if ds.get("attribution"):
         descriptor.setdefault("bibliographicCitation", ds["attribution"])
     return descriptor
+
+
+def _notes(generalisation: str | None, media: list[dict]) -> list[str]:
+    """What the reader's copy leaves out, for the package description."""
+    notes = [f"{generalisation[0].upper()}{generalisation[1:]}."] if generalisation else []
+    withheld = sum(m["file_path"] == WITHHELD_PATH for m in media)
+    if withheld:
+        notes.append(f"The files of {withheld} media are not public (filePublic false): their"
+                     f" filePath is withheld as {WITHHELD_PATH}; observations still name"
+                     " them by mediaID.")
+    return notes
 
 
 def _bbox(deployments: list[dict]) -> dict:

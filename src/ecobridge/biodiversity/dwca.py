@@ -11,19 +11,15 @@ row is accepted or rejected (file, row, field, reason); occurrences already in t
 occurrenceID) and extension rows already kept count as unchanged, so the same archive twice adds
 nothing. Checks run in DuckDB over the whole file at once (TRY_CAST), not per row in Python.
 
-Export: an Occurrence core, meta.xml and eml.xml, read under the access policy: a sensitive
-dataset seen without full access carries grid-snapped coordinates, says so in
-dataGeneralizations and in the EML, and withholds the locality.
+A Taxon or Event core's rows are kept as records too, and an occurrence from its Occurrence
+extension carries the core id as taxonID or eventID where the row names none: the export
+(dwca_export.py) rebuilds the same star from them.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import zipfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,22 +34,13 @@ from ecobridge.biodiversity.archive import (
     local_name,
     read_archive,
 )
-from ecobridge.biodiversity.eml import eml_document, generalisation_note
+from ecobridge.biodiversity.dwca_export import export_dwca, export_rows
 from ecobridge.biodiversity.runs import Reject, fail_run, finish_run, run_report, start_run
-from ecobridge.catalog.service import get_dataset, resolve_dataset_id
+from ecobridge.catalog.service import resolve_dataset_id
 from ecobridge.errors import InvalidInput
-from ecobridge.governance.policy import (
-    SYSTEM,
-    Principal,
-    dataset_filter_sql,
-    full_access_sql,
-    location_sql,
-    record_read,
-    require_write,
-)
+from ecobridge.governance.policy import SYSTEM, Principal, require_write
 from ecobridge.monitoring.report import IngestReport, RowCounts
 
-DWC, DC = "http://rs.tdwg.org/dwc/terms/", "http://purl.org/dc/terms/"
 # Darwin Core term -> occurrences column; other terms of a row go to `properties`.
 OCCURRENCE_TERMS = {
     "occurrenceID": "occurrence_id", "basisOfRecord": "basis_of_record",
@@ -68,23 +55,6 @@ OCCURRENCE_TERMS = {
 TAXON_TERMS = {"scientificName": "scientific_name", "taxonRank": "taxon_rank",
                "kingdom": "kingdom", "phylum": "phylum", "class": "class", "order": "order",
                "family": "family", "genus": "genus"}
-# Terms of `properties` that go out again, in this order (others stay in the store).
-EXPORT_PROPERTIES = (
-    "type", "license", "rightsHolder", "datasetID", "institutionCode", "collectionCode",
-    "datasetName", "catalogNumber", "occurrenceRemarks", "associatedMedia", "eventID",
-    "parentEventID", "eventDate", "habitat", "samplingProtocol", "samplingEffort",
-    "eventRemarks", "locationID", "stateProvince", "municipality", "geodeticDatum",
-    "coordinatePrecision", "minimumElevationInMeters", "maximumElevationInMeters",
-    "minimumDistanceAboveSurfaceInMeters", "maximumDistanceAboveSurfaceInMeters",
-    "identifiedBy", "dateIdentified", "identificationVerificationStatus",
-    "identificationRemarks", "typeStatus", "taxonID")
-DC_TERMS = {"type", "license", "rightsHolder", "references", "modified", "language"}
-
-
-def term_iri(name: str) -> str:
-    return (DC if name in DC_TERMS else DWC) + name
-
-
 # -- import ------------------------------------------------------------------------------------
 def import_dwca(store, path: str | Path, *, dataset: str | int,
                 principal: Principal = SYSTEM, file_name: str | None = None) -> IngestReport:
@@ -136,6 +106,9 @@ def _load(store, archive: Archive, dataset_id: int, principal: Principal,
             table = _columns(ext)
             lend = TAXON_TERMS if row_type == TAXON else None
             orphans = _orphans(ext, accepted)
+            link = table.setdefault("taxonID" if row_type == TAXON else "eventID",
+                                    [None] * len(ext.ids))
+            link[:] = [v if v is not None else c for v, c in zip(link, ext.ids, strict=True)]
             _fill_from_core(table, ext.ids, core_values, lend)
             keep = [i for i in range(len(ext.rows)) if i not in orphans]
             rejects += [orphans[i] for i in sorted(orphans)]
@@ -195,8 +168,8 @@ def _fill_from_core(table: dict, ids: list, core_values: dict[str, dict],
 
 def _core_records(store, core: DataFile, row_type: str, records: list
                   ) -> tuple[set, dict[str, dict], list[Reject], int]:
-    """A Taxon core becomes taxa; any other core is kept as records. Returns the accepted core
-    ids, each core row's terms by local name, the rejects and the number of new rows."""
+    """A Taxon core becomes taxa; every core is kept as records (counted when kept). Returns
+    the accepted core ids, each core row's terms by local name, the rejects and 0."""
     table = _columns(core)
     values: dict[str, dict] = {}
     first: dict[str, int] = {}
@@ -217,20 +190,16 @@ def _core_records(store, core: DataFile, row_type: str, records: list
                                   "scientificName is required", _record(core, i)))
         else:
             accepted.add(core_id)
-    if row_type != TAXON:
-        records += [(row_type, core.ids[i], _record(core, i)) for i in range(len(core.rows))
-                    if core.ids[i] in accepted]
-        return accepted, values, rejects, 0
-    known = {n for (n,) in store.rows("SELECT scientific_name FROM taxa")}
-    taxa: dict[str, dict] = {}
-    new = 0
-    for core_id in (c for c in dict.fromkeys(core.ids) if c in accepted):
-        row = values[core_id]
-        name = row["scientificName"]
-        new += name not in known and name not in taxa
-        taxa.setdefault(name, {column: row.get(term) for term, column in TAXON_TERMS.items()})
-    service.add_taxa(store, list(taxa.values()))
-    return accepted, values, rejects, new
+    records += [(row_type, core.ids[i], _record(core, i)) for i in range(len(core.rows))
+                if core.ids[i] in accepted and first[core.ids[i]] == core.rows[i]]
+    if row_type == TAXON:
+        taxa: dict[str, dict] = {}
+        for core_id in (c for c in dict.fromkeys(core.ids) if c in accepted):
+            row = values[core_id]
+            taxa.setdefault(row["scientificName"],
+                            {column: row.get(term) for term, column in TAXON_TERMS.items()})
+        service.add_taxa(store, list(taxa.values()))
+    return accepted, values, rejects, 0
 
 
 _DATE = ("coalesce(TRY_CAST(split_part({c}, '/', 1) AS TIMESTAMPTZ),"
@@ -376,170 +345,6 @@ def _remove(store, dataset_id: int, occurrence_ids: list[str]) -> None:
             cur.execute("DELETE FROM occurrences WHERE dataset_id = ?"
                         " AND occurrence_id IN (SELECT unnest(?::VARCHAR[]))",
                         [dataset_id, occurrence_ids])
-
-
-# -- export ------------------------------------------------------------------------------------
-CORE_COLUMNS = ("occurrenceID", "basisOfRecord", "occurrenceStatus", "eventDate",
-                "scientificName", "taxonRank", "kingdom", "phylum", "class", "order", "family",
-                "genus", "vernacularName", "individualCount", "sex", "lifeStage", "behavior",
-                "organismID", "recordedBy", "countryCode", "locality", "decimalLatitude",
-                "decimalLongitude", "coordinateUncertaintyInMeters",
-                "dataGeneralizations", "informationWithheld")
-
-
-def export_rows(store, principal: Principal, dataset_id: int) -> tuple[list[dict], bool]:
-    """The dataset's occurrences as Darwin Core rows, under the access policy, and whether
-    their coordinates were generalised."""
-    loc, loc_params = location_sql(principal, "o.geom", "d")
-    full, full_params = full_access_sql(principal, "d")
-    visible, visible_params = dataset_filter_sql(principal, "o.dataset_id")
-    rows = store.dicts(
-        f"SELECT o.*, ST_Y({loc}) AS lat, ST_X({loc}) AS lon, {full} AS precise,"
-        " d.generalise_km, t.taxon_rank, t.kingdom, t.phylum, t.class, t.\"order\", t.family,"
-        " t.genus, t.vernacular_names->>'$.en' AS vernacular"
-        " FROM occurrences o JOIN datasets d ON d.id = o.dataset_id"
-        " LEFT JOIN taxa t ON t.id = o.taxon_id"
-        f" WHERE o.dataset_id = ? AND {visible} ORDER BY o.event_date, o.occurrence_id",
-        [*loc_params, *loc_params, *full_params, dataset_id, *visible_params])
-    generalised = any(not r["precise"] and r["lat"] is not None for r in rows)
-    return [_dwc_row(r) for r in rows], generalised
-
-
-def _dwc_row(r: dict) -> dict:
-    props = json.loads(r["properties"]) if r["properties"] else {}
-    out = {"occurrenceID": r["occurrence_id"], "basisOfRecord": r["basis_of_record"],
-           "occurrenceStatus": r["occurrence_status"],
-           "eventDate": props.get("eventDate") or _iso(r["event_date"]),
-           "scientificName": r["scientific_name"], "taxonRank": r["taxon_rank"],
-           "kingdom": r["kingdom"], "phylum": r["phylum"], "class": r["class"],
-           "order": r["order"], "family": r["family"], "genus": r["genus"],
-           "vernacularName": r["vernacular"], "individualCount": r["individual_count"],
-           "sex": r["sex"], "lifeStage": r["life_stage"], "behavior": r["behavior"],
-           "organismID": r["organism_id"], "recordedBy": r["recorded_by"],
-           "countryCode": r["country_code"], "locality": r["locality"],
-           "decimalLatitude": r["lat"], "decimalLongitude": r["lon"],
-           "coordinateUncertaintyInMeters": r["coordinate_uncertainty_in_meters"]}
-    out.update({k: v for k, v in props.items() if k in EXPORT_PROPERTIES and k not in out})
-    out["dataGeneralizations"] = props.get("dataGeneralizations")
-    out["informationWithheld"] = props.get("informationWithheld")
-    if not r["precise"] and r["lat"] is not None:
-        km = r["generalise_km"]
-        out["decimalLatitude"], out["decimalLongitude"] = round(r["lat"], 5), round(r["lon"], 5)
-        out["coordinateUncertaintyInMeters"] = max(out["coordinateUncertaintyInMeters"] or 0,
-                                                   round(km * 1000 / 2 ** 0.5))
-        out["dataGeneralizations"] = "; ".join(
-            n for n in (generalisation_note(km), out["dataGeneralizations"]) if n)
-        out["informationWithheld"] = "; ".join(
-            n for n in ("locality and location identifiers withheld",
-                        out["informationWithheld"]) if n)
-        for key in ("locality", "locationID", "coordinatePrecision"):
-            out.pop(key, None)
-    return out
-
-
-def _iso(value) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def export_dwca(store, principal: Principal, dataset: str | int) -> bytes:
-    """The dataset's occurrences as a Darwin Core Archive (zip bytes): Occurrence core, Audubon
-    Multimedia extension when there are media, meta.xml and eml.xml. NotFound if hidden."""
-    ds = get_dataset(store, principal, dataset)
-    rows, generalised = export_rows(store, principal, ds["id"])
-    media = _multimedia(store, principal, ds["id"], {r["occurrenceID"] for r in rows})
-    record_read(store, principal, dataset_ids=[ds["id"]], kind="dwca",
-                count=len(rows) + len(media))
-    extra = [k for k in EXPORT_PROPERTIES
-             if k not in CORE_COLUMNS and any(r.get(k) is not None for r in rows)]
-    header = [c for c in CORE_COLUMNS if c in ("occurrenceID", "basisOfRecord")
-              or any(r.get(c) is not None for r in rows)] + extra
-    eml = eml_document(ds, generalised=generalised, count=len(rows),
-                       created=datetime.now(UTC))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("occurrence.csv", _table_text(header, [
-            ["" if r.get(c) is None else r[c] for c in header] for r in rows]))
-        if media:
-            z.writestr("multimedia.csv", _table_text(
-                ["occurrenceID", *(local_name(t) for t in MULTIMEDIA_TERMS)], media))
-        z.writestr("meta.xml", _meta(header, with_media=bool(media)))
-        z.writestr("eml.xml", eml)
-    return out.getvalue()
-
-
-def _table_text(header: list[str], rows: list[list]) -> str:
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return text.getvalue()
-
-
-MULTIMEDIA = "http://rs.tdwg.org/ac/terms/Multimedia"
-MULTIMEDIA_TERMS = (
-    "http://purl.org/dc/terms/identifier", "http://purl.org/dc/elements/1.1/type",
-    "http://ns.adobe.com/xap/1.0/CreateDate", "http://rs.tdwg.org/ac/terms/captureDevice",
-    "http://rs.tdwg.org/ac/terms/resourceCreationTechnique",
-    "http://rs.tdwg.org/ac/terms/accessURI", "http://purl.org/dc/terms/format")
-
-
-def _multimedia(store, principal: Principal, dataset_id: int, occurrence_ids: set
-                ) -> list[list]:
-    """Audubon Multimedia rows: those kept from imported archives, and for occurrences derived
-    from camera-trap events the media taken during the event (as camtrapdp::write_dwc does).
-    Media not marked public go only to those with full access to the dataset."""
-    full, full_params = full_access_sql(principal, "d")
-    visible, visible_params = dataset_filter_sql(principal, "o.dataset_id")
-    kept = store.rows(
-        "SELECT x.core_id, x.record FROM dwca_extension_rows x JOIN datasets d"
-        f" ON d.id = x.dataset_id WHERE x.dataset_id = ? AND x.row_type = ? AND {full}"
-        " ORDER BY x.core_id", [dataset_id, MULTIMEDIA, *full_params])
-    out = [[core_id, *(json.loads(record).get(t, "") for t in MULTIMEDIA_TERMS)]
-           for core_id, record in kept if core_id in occurrence_ids]
-    taken = store.rows(
-        "SELECT o.occurrence_id, m.media_id, CASE WHEN m.file_mediatype LIKE 'video/%'"
-        " THEN 'MovingImage' WHEN m.file_mediatype LIKE 'audio/%' THEN 'Sound'"
-        " ELSE 'StillImage' END, strftime(m.timestamp, '%Y-%m-%dT%H:%M:%SZ'), p.camera_model,"
-        " CASE m.capture_method WHEN 'activityDetection' THEN 'activity detection'"
-        "  WHEN 'timeLapse' THEN 'time lapse' ELSE m.capture_method END,"
-        " m.file_path, m.file_mediatype"
-        " FROM occurrences o JOIN datasets d ON d.id = o.dataset_id"
-        " JOIN camtrap_observations c ON c.dataset_id = o.dataset_id"
-        "  AND c.observation_id = o.camtrap_observation_id"
-        " JOIN camtrap_deployments p ON p.dataset_id = c.dataset_id"
-        "  AND p.deployment_id = c.deployment_id"
-        " JOIN camtrap_media m ON m.dataset_id = c.dataset_id"
-        "  AND m.deployment_id = c.deployment_id"
-        "  AND m.timestamp BETWEEN c.event_start AND c.event_end"
-        f" WHERE o.dataset_id = ? AND {visible} AND (m.file_public OR {full})"
-        " ORDER BY o.event_date, o.occurrence_id, m.timestamp, m.media_id",
-        [dataset_id, *visible_params, *full_params])
-    out += [["" if v is None else v for v in row] for row in taken
-            if row[0] in occurrence_ids]
-    return out
-
-
-def _meta(header: list[str], *, with_media: bool) -> str:
-    """meta.xml with every attribute spelled out (readers differ on the defaults)."""
-    layout = ('encoding="UTF-8" fieldsTerminatedBy="," linesTerminatedBy="\\n"'
-              ' fieldsEnclosedBy="&quot;" ignoreHeaderLines="1"')
-    fields = "\n".join(f'    <field index="{i}" term="{term_iri(name)}"/>'
-                       for i, name in enumerate(header))
-    extension = ""
-    if with_media:
-        media_fields = "\n".join(f'    <field index="{i}" term="{term}"/>'
-                                 for i, term in enumerate(MULTIMEDIA_TERMS, start=1))
-        extension = (f'  <extension {layout} rowType="{MULTIMEDIA}">\n'
-                     "    <files><location>multimedia.csv</location></files>\n"
-                     f'    <coreid index="0"/>\n{media_fields}\n  </extension>\n')
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="eml.xml">\n'
-            f'  <core {layout} rowType="{OCCURRENCE}">\n'
-            "    <files><location>occurrence.csv</location></files>\n"
-            '    <id index="0"/>\n'
-            f"{fields}\n  </core>\n{extension}</archive>\n")
 
 
 __all__ = ["export_dwca", "export_rows", "import_dwca"]

@@ -87,14 +87,17 @@ def visible_datasets_sql(principal: Principal, alias: str = "d") -> tuple[str, l
     return sql, owner_params + grant_params
 
 
-def full_access_sql(principal: Principal, alias: str = "d") -> tuple[str, list]:
-    """Condition over `datasets AS alias`: true where the principal sees precise coordinates."""
+def full_access_sql(principal: Principal, alias: str = "d", *,
+                    private: bool = False) -> tuple[str, list]:
+    """Condition over `datasets AS alias`: true where the principal sees precise coordinates.
+    `private=True` asks about something private by its own flag (a media file not marked
+    public): then only owner members, admins and precise grants have it, sensitive or not."""
     if principal.is_platform_admin:
         return "true", []
     owner_sql, owner_params = _in_list(f"{alias}.owner_org_id", principal.org_ids)
     grant_sql, grant_params = _grant_sql(principal, alias, precise=True)
-    return (f"(NOT {alias}.sensitive OR {owner_sql} OR {grant_sql})",
-            owner_params + grant_params)
+    open_sql = "false" if private else f"NOT {alias}.sensitive"
+    return (f"({open_sql} OR {owner_sql} OR {grant_sql})", owner_params + grant_params)
 
 
 def dataset_filter_sql(principal: Principal, column: str = "dataset_id") -> tuple[str, list]:
