@@ -45,24 +45,7 @@ def assign(cur, new: list[tuple[float, float, int, int]], stored: bool = True) -
     `stored`: whether the store may hold alerts (none: nothing to read)."""
     if not new:
         return []
-    gap = HOUR_US * HOURS
-    lo = min(n[2] for n in new) - gap - MAX_DAYS * 24 * HOUR_US
-    hi = max(n[3] for n in new) + gap
-    rows = [] if not stored else cur.execute(
-        "SELECT a.incident_id, ST_X(ST_Centroid(a.geom)), ST_Y(ST_Centroid(a.geom)),"
-        " epoch_us(a.started_at), epoch_us(a.last_seen_at), epoch_us(f.first)"
-        " FROM alerts a JOIN (SELECT incident_id, min(started_at) AS first FROM alerts"
-        "   WHERE incident_id IS NOT NULL GROUP BY 1) f USING (incident_id)"
-        " WHERE a.resolution IS DISTINCT FROM 'retracted'"
-        " AND a.started_at <= make_timestamptz(?) AND a.last_seen_at >= make_timestamptz(?)",
-        [hi, lo]).fetchall()
-    first = {r[0]: r[5] for r in rows}
-    place, dist = _places(np.array([r[1] for r in rows], float),
-                          np.array([r[2] for r in rows], float), new)
-    if dist is None:
-        out, provisional = _place_each(rows, new, first)
-    else:
-        out, provisional = _place(rows, new, first, place, dist)
+    out, provisional = _plan(_nearby(cur, new) if stored else [], new)
     if provisional:
         made = [r[0] for r in cur.execute(
             "INSERT INTO incidents (id) SELECT nextval('incidents_id_seq') FROM range(?)"
@@ -70,6 +53,95 @@ def assign(cur, new: list[tuple[float, float, int, int]], stored: bool = True) -
         made.sort()
         out = np.where(out < 0, np.array(made, np.int64)[np.maximum(-out - 1, 0)], out)
     return out.tolist()
+
+
+def _plan(rows: list, new: list) -> tuple[np.ndarray, int]:
+    """Incidents of the new alerts given the stored ones (incident, lon, lat, start, last,
+    incident's first start): a stored id, or -k for the k-th incident to make."""
+    first = {r[0]: r[5] for r in rows}
+    place, dist = _places(np.array([r[1] for r in rows], float),
+                          np.array([r[2] for r in rows], float), new)
+    if dist is None:
+        return _place_each(rows, new, first)
+    return _place(rows, new, first, place, dist)
+
+
+# A stored alert can matter only if it is a neighbour of a new one (an incident's first start
+# only decides whether a neighbour's incident is still open), so the read is bounded by the
+# new alerts: in time by HOURS around their spans, in space by a box around their stations
+# widened by KM (plus a margin far above the rounding of _km). The incidents' first starts come
+# from every alert of those incidents, wherever and whenever: an incident that began long
+# before the window is closed. Nothing is grouped over the whole table, which grows with the
+# years (the read before grouped it on every call: _all_stored).
+_MARGIN_DEG = 0.01
+
+
+def _nearby(cur, new: list) -> list[tuple]:
+    gap = HOUR_US * HOURS
+    box = _box(new)
+    if box is None:  # no new alert has a position: none is near anything
+        return []
+    where, params = _box_sql(box)
+    # one statement: DuckDB passes the few incident ids of `near` to the second scan of alerts
+    # (a semi join's filter), so that scan skips the row groups of other incidents
+    return cur.execute(
+        "WITH near AS (SELECT incident_id, ST_X(ST_Centroid(geom)) AS x,"
+        "  ST_Y(ST_Centroid(geom)) AS y, epoch_us(started_at) AS s,"
+        "  epoch_us(last_seen_at) AS e FROM alerts"
+        "  WHERE incident_id IS NOT NULL AND resolution IS DISTINCT FROM 'retracted'"
+        "  AND started_at <= make_timestamptz(?) AND last_seen_at >= make_timestamptz(?)"
+        f"  AND {where})"
+        " SELECT n.incident_id, n.x, n.y, n.s, n.e, f.first FROM near n JOIN ("
+        "  SELECT incident_id, epoch_us(min(started_at)) AS first FROM alerts"
+        "  WHERE incident_id IN (SELECT incident_id FROM near) GROUP BY 1) f USING (incident_id)",
+        [max(n[3] for n in new) + gap, min(n[2] for n in new) - gap, *params]).fetchall()
+
+
+def _box(new: list) -> tuple[float, float, float | None, float | None] | None:
+    """(south, north, west, east) holding every point within KM of a new alert; west and east
+    None when no longitude bound holds (near a pole, or across the antimeridian)."""
+    pts = np.array([(n[0], n[1]) for n in new], float)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if not len(pts):
+        return None
+    reach = KM / EARTH_KM  # radians of latitude: no path between two latitudes is shorter
+    south = float(pts[:, 1].min()) - np.degrees(reach) - _MARGIN_DEG
+    north = float(pts[:, 1].max()) + np.degrees(reach) + _MARGIN_DEG
+    # within the band |lat| <= polar, cos(lat) >= cos(polar), and haversine gives
+    # sin(dlon / 2) <= sin(reach / 2) / cos(polar) for points within KM
+    cos_polar = np.cos(np.radians(min(90.0, max(abs(south), abs(north)))))
+    if cos_polar <= np.sin(reach / 2):
+        return south, north, None, None
+    wide = np.degrees(2 * np.arcsin(np.sin(reach / 2) / cos_polar)) + _MARGIN_DEG
+    west, east = float(pts[:, 0].min()) - wide, float(pts[:, 0].max()) + wide
+    if west < -180 or east > 180:  # stations lie within -180..180: no wrap to handle
+        return south, north, None, None
+    return south, north, west, east
+
+
+def _box_sql(box: tuple) -> tuple[str, list]:
+    south, north, west, east = box
+    sql, params = "ST_Y(ST_Centroid(geom)) BETWEEN ? AND ?", [south, north]
+    if west is not None:
+        sql += " AND ST_X(ST_Centroid(geom)) BETWEEN ? AND ?"
+        params += [west, east]
+    return sql, params
+
+
+def _all_stored(cur, new: list) -> list[tuple]:
+    """The read before it was bounded (every incident's first start from the whole table): the
+    reference the bounded read is tested and measured against."""
+    gap = HOUR_US * HOURS
+    lo = min(n[2] for n in new) - gap - MAX_DAYS * 24 * HOUR_US
+    hi = max(n[3] for n in new) + gap
+    return cur.execute(
+        "SELECT a.incident_id, ST_X(ST_Centroid(a.geom)), ST_Y(ST_Centroid(a.geom)),"
+        " epoch_us(a.started_at), epoch_us(a.last_seen_at), epoch_us(f.first)"
+        " FROM alerts a JOIN (SELECT incident_id, min(started_at) AS first FROM alerts"
+        "   WHERE incident_id IS NOT NULL GROUP BY 1) f USING (incident_id)"
+        " WHERE a.resolution IS DISTINCT FROM 'retracted'"
+        " AND a.started_at <= make_timestamptz(?) AND a.last_seen_at >= make_timestamptz(?)",
+        [hi, lo]).fetchall()
 
 
 _CELLS = 1 << 21  # neighbour matrix cells computed at once

@@ -9,8 +9,9 @@ Cooldown, per subscription and incident: an `opened`, `updated` or `reopened` ev
 'suppressed' when the subscription was sent an event of the same incident less than
 `cooldown_s` before it (in the data's time, the alert's last_seen_at) at the same or a higher
 severity. Escalations always pass. A `resolved`, `retracted` or `acknowledged` event is sent only
-for an alert the subscription was told about. Events on data older than `stale_days` are kept as
-'suppressed' (a backfill of last year's data does not page anyone).
+for an alert the subscription was told about, and then however old its data (an alert withdrawn
+or resolved a week on still reaches those who were paged). Other events on data older than
+`stale_days` are kept as 'suppressed' (a backfill of last year's data does not page anyone).
 """
 
 from __future__ import annotations
@@ -105,11 +106,12 @@ def _queue(cur, sub_id: int, name: str, rows: list[dict], cooldown_s: int,
         when = r["last_seen_at"]
         inc = r["incident_id"]
         status, reason = "pending", None
-        if when < stale_before:
-            status, reason = "suppressed", "stale: data older than the push window"
-        elif r["event_kind"] in _FOLLOW_UPS:
+        if r["event_kind"] in _FOLLOW_UPS:
+            # whatever the data's age: whoever was told of an alert hears how it ends
             if r["id"] not in told:
                 status, reason = "suppressed", "the subscription was not told of this alert"
+        elif when < stale_before:
+            status, reason = "suppressed", "stale: data older than the push window"
         elif r["event_kind"] != "escalated" and inc in sent:
             times, top = sent[inc]
             if rank <= top and any(abs((when - t).total_seconds()) < cooldown_s

@@ -24,7 +24,8 @@ KINDS = ("threshold", "aqi", "rate_of_change", "anomaly", "silence", "qc_burst")
 STATUSES = ("open", "acknowledged", "resolved")
 EVENT_KINDS = ("opened", "updated", "escalated", "resolved", "reopened", "retracted",
                "acknowledged")
-DEFAULT_EVENT_KINDS = ("opened", "escalated", "resolved")
+# a subscriber told of an alert is told when it is withdrawn (store migration 0007)
+DEFAULT_EVENT_KINDS = ("opened", "escalated", "resolved", "retracted")
 HOUR_US = 3_600_000_000
 _AVG = re.compile(r"^(\d{1,3})h$")
 
