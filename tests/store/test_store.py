@@ -85,3 +85,10 @@ def test_transaction_rolls_back_on_error(store):
 
 def test_locked_error_class_maps_to_exit_code():
     assert StoreLocked("x").exit_code == 7
+
+
+def test_no_progress_bar_on_stdout(store):
+    """A slow statement (a big ingest on a busy machine) must not draw into CLI output."""
+    assert store.scalar("SELECT current_setting('enable_progress_bar')") is False
+    assert store.cursor().execute(
+        "SELECT current_setting('enable_progress_bar')").fetchone()[0] is False

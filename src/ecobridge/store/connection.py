@@ -90,6 +90,8 @@ def connect(path: Path | str, *, read_only: bool = False, memory_limit: str = "1
     for name in EXTENSIONS:
         conn.execute(f"LOAD {name}")
     conn.execute("SET TimeZone = 'UTC'")
+    # a statement past 2 s would draw DuckDB's progress bar on stdout, into CLI output and logs
+    conn.execute("SET enable_progress_bar = false")
     return conn
 
 
