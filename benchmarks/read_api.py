@@ -154,27 +154,39 @@ def owner_token(home: Path) -> str:
         store.close()
 
 
-def through_http(home: Path, cases: list[tuple[int, datetime]], warmup: int,
-                 token: str) -> dict[str, tuple[list, list]]:
-    """Each case fetched anonymously (audited) and as the owner (not audited), interleaved so
-    that drifting machine load hits both alike; plus /api/v1/health as the stack's floor."""
+def start_server(home: Path) -> tuple[subprocess.Popen, str]:
+    """The app over the store in `home`, served by uvicorn in its own process on a free port of
+    127.0.0.1; and its base URL."""
     port = _free_port()
     env = {**os.environ, "ECOBRIDGE_HOME": str(home), "ECOBRIDGE_THREADS": "2"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "ecobridge.api.app:create_app",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
          "--no-access-log"], env=env)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def wait_ready(client: httpx.Client) -> None:
+    """Until the server answers /api/v1/health (it opens the store first), at most ~30 s."""
+    for _ in range(300):
+        try:
+            if client.get("/api/v1/health").status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def through_http(home: Path, cases: list[tuple[int, datetime]], warmup: int,
+                 token: str) -> dict[str, tuple[list, list]]:
+    """Each case fetched anonymously (audited) and as the owner (not audited), interleaved so
+    that drifting machine load hits both alike; plus /api/v1/health as the stack's floor."""
+    server, base = start_server(home)
     results: dict[str, tuple[list, list]] = {k: ([], []) for k in ("anonymous", "owner",
                                                                     "health")}
     who = {"anonymous": {}, "owner": {"Authorization": f"Bearer {token}"}}
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            for _ in range(300):
-                try:
-                    if client.get("/api/v1/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            wait_ready(client)
             for i, (ds, start) in enumerate(cases[:warmup] + cases):
                 params = {"start": start.isoformat(), "end": _month_end(start).isoformat()}
                 order = ("anonymous", "owner") if i % 2 else ("owner", "anonymous")

@@ -17,7 +17,6 @@ per figure. Target: SensorThings median / REST median < 1.5.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import time
 from datetime import datetime
@@ -33,16 +32,6 @@ TARGET_RATIO = 1.5
 
 def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
-
-
-def _serve(home: Path) -> tuple[subprocess.Popen, str]:
-    port = read_api._free_port()
-    env = {**os.environ, "ECOBRIDGE_HOME": str(home), "ECOBRIDGE_THREADS": "2"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "ecobridge.api.app:create_app",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-         "--no-access-log"], env=env)
-    return server, f"http://127.0.0.1:{port}"
 
 
 def _sta(client: httpx.Client, ds: int, start: datetime, end: datetime,
@@ -70,12 +59,7 @@ def measure(base: str, cases: list[tuple[int, datetime]], warmup: int) -> dict[s
              "sta_select": lambda *a: _sta(*a, select="id,phenomenonTime,resultTime,result,"
                                                       "resultQuality")}
     with httpx.Client(base_url=base, timeout=60) as client:
-        for _ in range(300):
-            try:
-                if client.get("/api/v1/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        read_api.wait_ready(client)
         for i, (ds, start) in enumerate(cases[:warmup] + cases):
             end = read_api._month_end(start)
             got = {}
@@ -101,7 +85,7 @@ def main() -> None:
     emit("store_observations", total, build_seconds=round(time.perf_counter() - t, 1),
          note="0 build_seconds: reused from an earlier run")
     cases = read_api._cases(args.requests, args.streams, args.hours, seed=11)
-    server, base = _serve(args.home)
+    server, base = read_api.start_server(args.home)
     try:
         times = measure(base, cases, args.warmup)
     finally:

@@ -5,25 +5,16 @@ scanned for hidden markers, precise sensitive positions and hidden counts."""
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 from governance.test_matrix import READERS, get_routes, matrix_problems
-from governance.world import VISIBLE, build_world
-
-from ecobridge.api.app import create_app
-from ecobridge.config import Settings
-from ecobridge.store import open_store
+from governance.world import VISIBLE, world_client
 
 EXPORTS = ("/api/v1/datasets/{ref}/dwca", "/api/v1/datasets/{ref}/camtrap-dp")
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    settings = Settings(home=tmp_path_factory.mktemp("home"), memory_limit="1GB", threads=2)
-    store = open_store(settings)
-    world = build_world(store)
-    with TestClient(create_app(settings, store=store)) as client:
-        yield world, client
-    store.close()
+    with world_client(tmp_path_factory.mktemp("home")) as world_and_client:
+        yield world_and_client
 
 
 @pytest.mark.parametrize("principal", READERS)

@@ -6,10 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ecobridge.api.app import create_app
-from ecobridge.config import Settings
-from ecobridge.store import open_store
 
-from .world import build_world
+from .world import build_world, world_client
 
 
 @pytest.fixture
@@ -26,9 +24,5 @@ def client(settings, store):
 @pytest.fixture(scope="module")
 def module_env(tmp_path_factory):
     """One world and one app for a whole module (the matrix makes thousands of requests)."""
-    settings = Settings(home=tmp_path_factory.mktemp("home"), memory_limit="1GB", threads=2)
-    store = open_store(settings)
-    world = build_world(store)
-    with TestClient(create_app(settings, store=store)) as c:
-        yield world, c
-    store.close()
+    with world_client(tmp_path_factory.mktemp("home")) as env:
+        yield env

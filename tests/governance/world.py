@@ -9,14 +9,22 @@ substring of any response, whatever its format.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from fastapi.testclient import TestClient
 
 from ecobridge.alerts.models import check_params
+from ecobridge.api.app import create_app
 from ecobridge.catalog.service import create_dataset
+from ecobridge.config import Settings
 from ecobridge.governance import accounts, policies, tokens
 from ecobridge.governance.organisations import create_organisation
 from ecobridge.governance.policy import SYSTEM
+from ecobridge.store import open_store
 
 PAST = datetime(2020, 1, 1, tzinfo=UTC)
 FUTURE = datetime.now(UTC) + timedelta(days=3650)
@@ -216,6 +224,18 @@ def build_world(store) -> World:
             accounts.set_membership(store, user=username, org=org, role="viewer")
         world.tokens[name] = tokens.create_token(store, user=username, name="matrix")["token"]
     return world
+
+
+@contextmanager
+def world_client(home: Path) -> Iterator[tuple[World, TestClient]]:
+    """The world in a fresh store under `home` and an in-process client of the real app, for
+    a module of tests that share them (the leak matrices make thousands of requests)."""
+    settings = Settings(home=home, memory_limit="1GB", threads=2)
+    store = open_store(settings)
+    world = build_world(store)
+    with TestClient(create_app(settings, store=store)) as client:
+        yield world, client
+    store.close()
 
 
 def hidden_markers(world: World, principal: str) -> list[str]:

@@ -43,21 +43,28 @@ def negotiate(f: str | None, accept: str | None, allowed: Sequence[str]) -> str:
         return f
     if accept:
         ranked = []
-        for position, part in enumerate(accept.split(",")):
-            media, *opts = (p.strip() for p in part.split(";"))
-            q = 1.0
-            for opt in opts:
-                if opt.startswith("q="):
-                    try:
-                        q = float(opt[2:])
-                    except ValueError:
-                        q = 0.0
+        for position, (media, q) in enumerate(media_ranges(accept)):
             fmt = _ACCEPTED.get(media.lower())
             if fmt in allowed and q > 0:
                 ranked.append((-q, position, fmt))
         if ranked:
             return min(ranked)[2]
     return allowed[0]
+
+
+def media_ranges(accept: str) -> Iterator[tuple[str, float]]:
+    """Each comma-separated part of an Accept header as (media range, q): q is 1 when absent
+    and 0 when unreadable, so a malformed weight never prefers a type."""
+    for part in accept.split(","):
+        media, *opts = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for opt in opts:
+            if opt.startswith("q="):
+                try:
+                    q = float(opt[2:])
+                except ValueError:
+                    q = 0.0
+        yield media, q
 
 
 # -- JSON --------------------------------------------------------------------------------------

@@ -52,8 +52,8 @@ from ecobridge.biodiversity.camtrap_profile import (
 )
 from ecobridge.biodiversity.eml import generalisation_note
 from ecobridge.biodiversity.media import WITHHELD_PATH, file_path_sql
-from ecobridge.biodiversity.runs import fail_run, finish_run, run_report, start_run
-from ecobridge.catalog.service import get_dataset, resolve_dataset_id
+from ecobridge.biodiversity.runs import fail_run, finish_run, open_run, run_report
+from ecobridge.catalog.service import get_dataset
 from ecobridge.errors import InvalidInput
 from ecobridge.governance.policy import (
     SYSTEM,
@@ -62,7 +62,6 @@ from ecobridge.governance.policy import (
     full_access_sql,
     location_sql,
     record_read,
-    require_write,
 )
 from ecobridge.languages import localise
 from ecobridge.monitoring.report import IngestReport, RowCounts
@@ -96,12 +95,8 @@ def import_camtrap_dp(store, path: str | Path, *, dataset: str | int,
                       file_name: str | None = None) -> IngestReport:
     """Import a package; `occurrence_properties` are added to each derived occurrence."""
     path = Path(path)
-    dataset_id = resolve_dataset_id(store, dataset)
-    require_write(store, principal, dataset_id)
-    if not path.exists():
-        raise InvalidInput("no such file or folder", file=str(path))
-    run_id = start_run(store, dataset_id=dataset_id, kind="camtrap-dp", path=path,
-                       principal=principal, file_name=file_name)
+    dataset_id, run_id = open_run(store, path, dataset=dataset, kind="camtrap-dp",
+                                  principal=principal, file_name=file_name)
     scratch = Path(tempfile.mkdtemp(prefix="camtrap-", dir=_tmp(store)))
     added: dict[str, list[str]] = {t: [] for t in TABLES}
     try:

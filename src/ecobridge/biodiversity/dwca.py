@@ -35,10 +35,8 @@ from ecobridge.biodiversity.archive import (
     read_archive,
 )
 from ecobridge.biodiversity.dwca_export import export_dwca, export_rows
-from ecobridge.biodiversity.runs import Reject, fail_run, finish_run, run_report, start_run
-from ecobridge.catalog.service import resolve_dataset_id
-from ecobridge.errors import InvalidInput
-from ecobridge.governance.policy import SYSTEM, Principal, require_write
+from ecobridge.biodiversity.runs import Reject, fail_run, finish_run, open_run, run_report
+from ecobridge.governance.policy import SYSTEM, Principal
 from ecobridge.monitoring.report import IngestReport, RowCounts
 
 # Darwin Core term -> occurrences column; other terms of a row go to `properties`.
@@ -59,12 +57,8 @@ TAXON_TERMS = {"scientificName": "scientific_name", "taxonRank": "taxon_rank",
 def import_dwca(store, path: str | Path, *, dataset: str | int,
                 principal: Principal = SYSTEM, file_name: str | None = None) -> IngestReport:
     path = Path(path)
-    dataset_id = resolve_dataset_id(store, dataset)
-    require_write(store, principal, dataset_id)
-    if not path.exists():
-        raise InvalidInput("no such file or folder", file=str(path))
-    run_id = start_run(store, dataset_id=dataset_id, kind="dwca", path=path,
-                       principal=principal, file_name=file_name)
+    dataset_id, run_id = open_run(store, path, dataset=dataset, kind="dwca",
+                                  principal=principal, file_name=file_name)
     added: list[str] = []
     try:
         archive = read_archive(path)

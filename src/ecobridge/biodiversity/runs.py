@@ -14,9 +14,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecobridge.errors import EcobridgeError
-from ecobridge.governance.policy import Principal
-from ecobridge.monitoring.report import IngestReport, RowCounts, load_report
+from ecobridge.catalog.service import resolve_dataset_id
+from ecobridge.errors import EcobridgeError, InvalidInput
+from ecobridge.governance.policy import Principal, require_write
+from ecobridge.monitoring.report import IngestReport, RowCounts, load_report, quarantined
 
 
 @dataclass
@@ -49,6 +50,18 @@ def start_run(store, *, dataset_id: int, kind: str, path: Path, principal: Princ
             " VALUES (?, ?, ?, ?, 'running', ?) RETURNING id",
             [dataset_id, kind, file_name or str(path), digest(path),
              principal.user_id]).fetchone()[0]
+
+
+def open_run(store, path: Path, *, dataset: str | int, kind: str, principal: Principal,
+             file_name: str | None = None) -> tuple[int, int]:
+    """What an import checks before it reads the file (the dataset exists, the principal may
+    write to it, the file is there), then its run row: (dataset id, run id)."""
+    dataset_id = resolve_dataset_id(store, dataset)
+    require_write(store, principal, dataset_id)
+    if not path.exists():
+        raise InvalidInput("no such file or folder", file=str(path))
+    return dataset_id, start_run(store, dataset_id=dataset_id, kind=kind, path=path,
+                                 principal=principal, file_name=file_name)
 
 
 def finish_run(cur, run_id: int, counts: RowCounts, rejects: list[Reject],
@@ -85,14 +98,7 @@ def fail_run(store, run_id: int, exc: BaseException) -> None:
 def run_report(store, run_id: int, *, limit: int | None = 100) -> IngestReport:
     """The run with (up to `limit` of) its rejects, each with the file inside the archive."""
     report = load_report(store, run_id, limit=0)
-    sql = ("SELECT file, row_number, field, value, reason, raw FROM quarantine WHERE run_id = ?"
-           " ORDER BY file, row_number, field")
-    params: list = [run_id]
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    report.rejects = [dict(r, raw=json.loads(r["raw"]) if r["raw"] else None)
-                      for r in store.dicts(sql, params)]
+    report.rejects = quarantined(store, run_id, limit, by_file=True)
     return report
 
 

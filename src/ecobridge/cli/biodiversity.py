@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -10,28 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from ecobridge.cli import app
+from ecobridge.cli.governance import _principal, _store
 
 AS = typer.Option(None, "--as", help="Act as this user (its roles and view); default: operator")
 DATASET = typer.Option(..., "--dataset", help="Dataset slug or id")
-
-
-@contextmanager
-def _store():
-    from ecobridge.config import get_settings
-    from ecobridge.store import open_store
-
-    store = open_store(get_settings())  # a locked store raises StoreLocked: one-line message
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-def _principal(store, username: str | None):
-    from ecobridge.governance import accounts
-    from ecobridge.governance.policy import SYSTEM
-
-    return SYSTEM if username is None else accounts.principal_for(store, username)
 
 
 @app.command("import-dwca")

@@ -70,6 +70,21 @@ _RUN_COLUMNS = ("id", "dataset_id", "kind", "file_name", "status", "started_at",
                 "rows_unchanged", "rows_flagged", "rows_reflagged", "message")
 
 
+def quarantined(store, run_id: int, limit: int | None, *,
+                by_file: bool = False) -> list[dict]:
+    """A run's rejects in file order (up to `limit`), each with its raw row decoded;
+    `by_file` for archives, whose rejects also name the file inside the archive."""
+    order = "file, row_number" if by_file else "row_number"
+    sql = (f"SELECT {order}, field, value, reason, raw FROM quarantine WHERE run_id = ?"
+           f" ORDER BY {order}, field")
+    params: list = [run_id]
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [dict(r, raw=json.loads(r["raw"]) if r["raw"] else None)
+            for r in store.dicts(sql, params)]
+
+
 def load_report(store, run_id: int, *, limit: int | None = 100) -> IngestReport:
     """A run and (up to `limit`) of its rejects, in file order, for `ecobridge ingest-report`."""
     rows = store.dicts(f"SELECT {', '.join(_RUN_COLUMNS)} FROM ingest_runs WHERE id = ?",
@@ -77,14 +92,7 @@ def load_report(store, run_id: int, *, limit: int | None = 100) -> IngestReport:
     if not rows:
         raise NotFound(f"no ingest run {run_id}")
     run = rows[0]
-    sql = ("SELECT row_number, field, value, reason, raw FROM quarantine WHERE run_id = ?"
-           " ORDER BY row_number, field")
-    params: list = [run_id]
-    if limit is not None:
-        sql += " LIMIT ?"
-        params.append(limit)
-    rejects = [dict(r, raw=json.loads(r["raw"]) if r["raw"] else None)
-               for r in store.dicts(sql, params)]
+    rejects = quarantined(store, run_id, limit)
     return IngestReport(
         run_id=run["id"], kind=run["kind"], file=run["file_name"], dataset_id=run["dataset_id"],
         status=run["status"], message=run["message"], started_at=run["started_at"],

@@ -236,17 +236,21 @@ def _access_request_offer(principal, row: dict, summary: dict) -> bool:
 def dataset_page(request: Request, store: StoreDep, principal: PrincipalDep,
                  lang: PageLanguageDep, slug: str) -> HTMLResponse:
     """One dataset: what it is, who owns it, on what terms, where and when, and its files."""
-    try:
-        if not _valid_slug(slug):
-            raise NotFound(f"no dataset {slug!r}")
-        row = get_dataset(store, principal, slug)
-    except NotFound:
+    row = _visible_dataset(store, principal, slug)
+    if row is None:
         return _not_found(request, lang)
     return _dataset_response(request, store, principal, lang, row)
 
 
-def _valid_slug(slug: str) -> bool:
-    return re.match(SLUG_PATH, slug) is not None
+def _visible_dataset(store, principal, slug: str) -> dict | None:
+    """The dataset if the reader may see it; None for a malformed slug, a missing and a hidden
+    dataset alike, which all answer the same 404 page."""
+    if re.match(SLUG_PATH, slug) is None:
+        return None
+    try:
+        return get_dataset(store, principal, slug)
+    except NotFound:
+        return None
 
 
 def _dataset_response(request: Request, store, principal, lang: str, row: dict, *,
@@ -292,11 +296,8 @@ def request_access(request: Request, store: StoreDep, principal: PrincipalDep,
                    purpose: Annotated[str, Form(max_length=2000)] = "") -> Response:
     """The dataset page's form: ask the owner for precise access (POST /api/v1/access-requests
     for programs). The session's CSRF token is checked with the principal."""
-    try:
-        if not _valid_slug(slug):
-            raise NotFound(f"no dataset {slug!r}")
-        row = get_dataset(store, principal, slug)
-    except NotFound:
+    row = _visible_dataset(store, principal, slug)
+    if row is None:
         return _not_found(request, lang)
     if not principal.authenticated:
         return RedirectResponse(f"/login?next=/datasets/{slug}", status_code=303)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from ecobridge.api.deps import PrincipalDep, StoreDep
-from ecobridge.api.formats import dumps
+from ecobridge.api.formats import dumps, media_ranges
 from ecobridge.api.ogcapi import query
 from ecobridge.api.ogcapi.collections import COLLECTIONS, CRS84, Collection
 from ecobridge.api.ogcapi.openapi import OPENAPI_MEDIA, document
@@ -48,15 +48,7 @@ def wants_html(request: Request, f: str | None) -> bool:
             raise BadRequest("f: json or html", parameter="f")
         return f == "html"
     html = json_q = 0.0
-    for part in request.headers.get("accept", "").split(","):
-        media, *opts = (p.strip().lower() for p in part.split(";"))
-        q = 1.0
-        for opt in opts:
-            if opt.startswith("q="):
-                try:
-                    q = float(opt[2:])
-                except ValueError:
-                    q = 0.0
+    for media, q in media_ranges(request.headers.get("accept", "").lower()):
         if media in ("text/html", "application/xhtml+xml"):
             html = max(html, q)
         elif media.startswith(_JSONISH):
