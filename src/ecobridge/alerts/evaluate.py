@@ -26,10 +26,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ecobridge.alerts.models import HOUR_US, SEVERITIES, Points, Rule
+from ecobridge.alerts.episodes import Known, Writes, _reconcile, episodes
+from ecobridge.alerts.models import HOUR_US, Points, Rule
 from ecobridge.alerts.rules import (
     Rows,
     Stream,
@@ -43,6 +45,9 @@ from ecobridge.alerts.sparse import SPARSE_KINDS, points
 from ecobridge.monitoring.merge import Series
 from ecobridge.monitoring.qc import QcConfig
 from ecobridge.store import int_array
+
+if TYPE_CHECKING:
+    from ecobridge.alerts.overlap import Overlap
 
 # whether any alert and any webhook subscription exist, asked with the rules: an evaluation in a
 # store without them skips the statements that would read or match them
@@ -66,38 +71,39 @@ def _load_rules(cur, rule_ids: list[int] | None = None) -> tuple[list[Rule], Kno
     return [Rule(r[0], r[1], r[2], json.loads(r[3]), *r[4:-2]) for r in rows], known
 
 
-@dataclass
-class Known:
-    """What the store holds that an evaluation may skip asking about when absent."""
-
-    alerts: bool = True
-    subscriptions: bool = True
-
-
 def has_rules(cur) -> bool:
     return cur.execute("SELECT 1 FROM alert_rules WHERE deleted_at IS NULL LIMIT 1").fetchone() \
         is not None
 
 
 def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None,
-                    held: Series | None = None) -> dict | None:
+                    held: Series | None = None, started: Overlap | None = None) -> dict | None:
     """Evaluate every rule on what an ingest run changed (the hook in monitoring.ingest).
 
     `held`: the rows the run's merge left stored, as it holds them in memory (monitoring.merge.
-    keep_series); rows outside what it covers are read."""
+    keep_series); rows outside what it covers are read. `started`: the evaluation begun on
+    them while the ingest appended its rows (alerts.overlap): only its writes remain."""
     if kind != "observations":
         return None
-    rules, known = _load_rules(cur)
-    if not rules:
+    done = started.finish() if started is not None else None
+    if done is not None:
+        prepared, writes = done
+        summary = writes.commit(cur, prepared.streams)
+        summary["cpu_prepare_s"], summary["cpu_thread_s"] = started.cpu_before()
+    elif started is not None and started.no_rules:
         return None
-    if held is not None:
-        touched = held.touched
     else:
-        touched = {r[0]: (r[1], r[2]) for r in cur.execute(
-            "SELECT datastream_id, min(epoch_us(phenomenon_time)),"
-            " max(epoch_us(phenomenon_time)) FROM observations WHERE ingest_run_id = ?"
-            " GROUP BY 1", [run_id]).fetchall()}
-    summary = evaluate(cur, rules, touched, held, known)
+        rules, known = _load_rules(cur)
+        if not rules:
+            return None
+        if held is not None:
+            touched = held.touched
+        else:
+            touched = {r[0]: (r[1], r[2]) for r in cur.execute(
+                "SELECT datastream_id, min(epoch_us(phenomenon_time)),"
+                " max(epoch_us(phenomenon_time)) FROM observations WHERE ingest_run_id = ?"
+                " GROUP BY 1", [run_id]).fetchall()}
+        summary = evaluate(cur, rules, touched, held, known)
     from ecobridge.alerts.delivery import notify
 
     notify()  # workers poll until the transaction has committed
@@ -128,9 +134,29 @@ class Plan:
 
 def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
              held: Series | None = None, known: Known | None = None) -> dict:
+    prepared = prepare(cur, rules, touched, held, known)
+    if prepared is None:
+        return _summary([])
+    return compute(prepared).commit(cur, prepared.streams)
+
+
+@dataclass
+class Prepared:
+    """Everything an evaluation reads from the store, read: what remains (`compute`) is numpy
+    and Python over it, which may run on a thread (alerts.overlap)."""
+
+    streams: dict[int, Stream]
+    plans: list[Plan]
+    frame: Rows
+    known: Known
+
+
+def prepare(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
+            held: Series | None = None, known: Known | None = None) -> Prepared | None:
+    """Steps 1 and 2 and the reads of step 3 (module docstring), on the caller's cursor."""
     known = known or Known()
     if not rules or not touched:
-        return _summary([])
+        return None
     streams = _streams(cur, touched)
     plans = []
     for rule in rules:
@@ -147,10 +173,15 @@ def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
         else:
             plan.read = {ds: (lo - plan.back[ds], hi) for ds, (lo, hi) in plan.ranges.items()}
     plans = [plan for plan in plans if plan.ranges]
-    frame = _read(cur, plans, held)
-    writes = Writes(known=known)
+    return Prepared(streams, plans, _read(cur, plans, held), known)
+
+
+def compute(prepared: Prepared) -> Writes:
+    """The points of every plan and their episodes against the stored alerts: no store."""
+    streams, frame = prepared.streams, prepared.frame
+    writes = Writes(known=prepared.known)
     slices: dict[bytes, Rows] = {}  # rules reading the same rows share them and their windows
-    for plan in plans:
+    for plan in prepared.plans:
         rows = _slice(frame, plan.read, slices)
         if plan.rule.kind == "silence":
             thing, t = station_times(rows, streams)
@@ -160,7 +191,8 @@ def evaluate(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
         if plan.rule.kind not in SPARSE_KINDS:  # sparse points lie in their ranges already
             pts = _within(pts, plan.ranges)
         _reconcile(plan, pts, streams, writes)
-    return writes.commit(cur, streams)
+    writes.stage(streams)
+    return writes
 
 
 def evaluate_points(cur, rule: Rule, pts: Points, streams: dict[int, Stream]) -> dict:
@@ -433,134 +465,6 @@ def _within(pts: Points, ranges: dict[int, tuple[int, int]]) -> Points:
     at = np.clip(np.searchsorted(ids, pts.key), 0, len(ids) - 1)
     m = (ids[at] == pts.key) & (pts.t >= lo[at]) & (pts.t <= hi[at])
     return Points(pts.key[m], pts.t[m], pts.value[m], pts.limit[m], pts.sev[m], pts.detail)
-
-
-# -- reconciling episodes with stored alerts ---------------------------------------------------
-@dataclass
-class Episode:
-    key: int
-    start: int
-    last: int
-    ended: int | None
-    count: int
-    sev: int
-    peak: float
-    peak_at: int
-    last_value: float
-    limit: float
-
-
-def episodes(rule: Rule, pts: Points) -> list[Episode]:
-    """Firing points closer than the rule's clear time, per key, as episodes."""
-    n = len(pts.t)
-    if n == 0:
-        return []
-    same_next = np.r_[pts.key[1:] == pts.key[:-1], False]
-    nxt = np.r_[pts.t[1:], 0]  # valid where same_next (times may be negative: before 1970)
-    last_of_key = np.flatnonzero(~same_next)
-    max_t = dict(zip(pts.key[last_of_key].tolist(), pts.t[last_of_key].tolist(), strict=True))
-    fired = np.flatnonzero(pts.sev >= 0)
-    if len(fired) == 0:
-        return []
-    fk, ft = pts.key[fired], pts.t[fired]
-    c = rule.clear_us
-    starts = np.flatnonzero(np.r_[True, (fk[1:] != fk[:-1]) | (ft[1:] - ft[:-1] > c)])
-    ends = np.r_[starts[1:], len(fired)] - 1
-    sev = np.maximum.reduceat(pts.sev[fired], starts)
-    ends_i, starts_i = fired[ends], fired[starts]
-    size = ends - starts + 1
-    magnitude = np.abs(pts.value[fired])
-    if np.isnan(magnitude).any():  # argmax stops at the first NaN
-        peak_i = np.array([fired[s + int(np.argmax(magnitude[s:e + 1]))]
-                           for s, e in zip(starts.tolist(), ends.tolist(), strict=True)],
-                          np.int64)
-    else:  # the first largest of each episode, as argmax takes it
-        top = np.flatnonzero(magnitude == np.repeat(np.maximum.reduceat(magnitude, starts),
-                                                    size))
-        episode = np.repeat(np.arange(len(starts)), size)[top]
-        peak_i = fired[top[np.r_[True, episode[1:] != episode[:-1]]]]
-    after = np.where(same_next[ends_i], nxt[ends_i], 0).tolist()
-    out = []
-    for key, last, s, n, sv, nx, more, peak, peak_at, last_value, limit in zip(
-            pts.key[ends_i].tolist(), pts.t[ends_i].tolist(), pts.t[starts_i].tolist(),
-            size.tolist(), sev.tolist(), after, same_next[ends_i].tolist(),
-            pts.value[peak_i].astype(float).tolist(), pts.t[peak_i].tolist(),
-            pts.value[ends_i].astype(float).tolist(), pts.limit[peak_i].astype(float).tolist(),
-            strict=True):
-        ended = nx if more and max_t[key] >= last + c else None
-        out.append(Episode(key, s, last, ended, n, sv, peak, peak_at, last_value, limit))
-    return out
-
-
-@dataclass
-class Writes:
-    """What an evaluation changes, written in a few statements at the end."""
-
-    new: list[tuple[Rule, Episode, dict]] = field(default_factory=list)
-    updates: list[tuple[tuple, Episode, list[str]]] = field(default_factory=list)
-    retracted: list[tuple] = field(default_factory=list)
-    known: Known = field(default_factory=Known)
-
-    def commit(self, cur, streams: dict[int, Stream]) -> dict:
-        from ecobridge.alerts import writes
-
-        return writes.write(cur, self, streams)
-
-
-def _reconcile(plan: Plan, pts: Points, streams: dict[int, Stream], writes: Writes) -> None:
-    rule = plan.rule
-    by_key: dict[int, list[Episode]] = {}
-    for ep in episodes(rule, pts):
-        by_key.setdefault(ep.key, []).append(ep)
-    for key in set(by_key) | set(plan.absorbed):
-        stored = plan.absorbed.get(key)
-        if not stored:  # every episode opens an alert (none ended past the range read)
-            eps = by_key.get(key)
-            if eps:
-                detail = pts.detail.get(key, {})
-                writes.new.extend([(rule, ep, detail) for ep in eps])
-            continue
-        stored = list(stored)
-        for ep in by_key.get(key, []):
-            if ep.ended is None:
-                # the point that ended it may lie past the range read (after a gap in the
-                # data): a stored alert ending at the same last point knows it
-                ep.ended = next((a[7] for a in stored if a[2] == ep.last and a[7] is not None),
-                                None)
-            overlapping = [a for a in stored if a[1] <= ep.last and a[2] >= ep.start]
-            if not overlapping:
-                writes.new.append((rule, ep, pts.detail.get(key, {})))
-                continue
-            keep, *merged = overlapping
-            for a in overlapping:
-                stored.remove(a)
-            writes.retracted.extend(merged)
-            kinds = _changes(keep, ep)
-            if kinds:
-                writes.updates.append((keep, ep, kinds))
-        writes.retracted.extend(stored)
-
-
-def _changes(a: tuple, ep: Episode) -> list[str]:
-    """Event kinds for a stored alert row `a` re-derived as episode `ep`."""
-    kinds = []
-    old_sev = SEVERITIES.index(a[4])
-    manual = a[6] == "manual"
-    if ep.sev > old_sev:
-        kinds.append("escalated")
-    if not manual and a[7] is None and ep.ended is not None:
-        kinds.append("resolved")
-    elif not manual and a[7] is not None and ep.ended is None:
-        kinds.append("reopened")
-    same = (a[1], a[2], a[7], a[8]) == (ep.start, ep.last, ep.ended, ep.count) and _eq(
-        a[9], ep.peak) and _eq(a[10], ep.last_value) and ep.sev == old_sev
-    if not kinds and not same:
-        kinds.append("updated")
-    return kinds
-
-
-def _eq(a: float | None, b: float) -> bool:
-    return a is not None and (a == b or (math.isnan(a) and math.isnan(b)))
 
 
 def _summary(events: list) -> dict:

@@ -96,10 +96,9 @@ def _status(ep, manual: bool, acknowledged: bool) -> tuple[str, str | None]:
 
 
 def write(cur, w, streams: dict[int, Stream]) -> dict:
-    by_thing = {s.thing_id: s for s in sorted(streams.values(), key=lambda s: s.id)}
     events: list[tuple[int, int, str, str, str]] = []  # alert, dataset, kind, severity, status
     if w.new:
-        _insert_new(cur, w.new, streams, by_thing, events, w.known.alerts)
+        _insert_new(cur, w.staged or stage(w.new, streams), events, w.known.alerts)
     if w.updates:
         _update(cur, w.updates, events)
     if w.retracted:
@@ -155,42 +154,59 @@ def _num(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-def _insert_new(cur, new: list, streams, by_thing, events: list, stored: bool = True) -> None:
-    infos = [(rule, ep, base, _stream_of(rule, ep.key, streams, by_thing))
-             for rule, ep, base in new]
-    inc = incidents.assign(cur, [(s.lon, s.lat, ep.start, ep.last) for _r, ep, _b, s in infos],
-                           stored)
-    n = len(infos)
-    ids = [r[0] for r in cur.execute("SELECT nextval('alerts_id_seq') FROM range(?)",
-                                     [n]).fetchall()]
-    names = ("id", "rule_id", "dataset_id", "thing_id", "datastream_id", "observed_property",
-             "incident_id", "status", "resolution", "severity", "started_at", "last_seen_at",
-             "ended_at", "points", "peak_value", "peak_at", "last_value", "threshold", "unit",
-             "detail", "lon", "lat")
+_NEW_COLUMNS = (
+    "id", "rule_id", "dataset_id", "thing_id", "datastream_id", "observed_property",
+    "incident_id", "status", "resolution", "severity", "started_at", "last_seen_at", "ended_at",
+    "points", "peak_value", "peak_at", "last_value", "threshold", "unit", "detail", "lon", "lat")
+
+
+def stage(new: list, streams: dict[int, Stream]) -> tuple[list, list, list]:
+    """New alerts as rows without their id and incident (the first and the seventh of
+    _NEW_COLUMNS), their places and spans for the incidents, and their events by position:
+    all that needs no store, so the evaluation's thread can make it (alerts.overlap)."""
+    by_thing = _by_thing(streams)
     limits: dict = {}
     details: dict = {}
-    rows = []
+    rows, places, events = [], [], []
     isfinite = math.isfinite
-    for i, (rule, ep, base, s) in enumerate(infos):
+    for i, (rule, ep, base) in enumerate(new):
+        s = _stream_of(rule, ep.key, streams, by_thing)
         ended = ep.ended is not None
         status, resolution = ("resolved", "auto") if ended else ("open", None)  # _status
         silence = rule.kind == "silence"
         sev = SEVERITIES[ep.sev]
         peak, last, limit = ep.peak, ep.last_value, ep.limit  # floats: _num without calls
-        rows.append((ids[i], rule.id, s.dataset_id, s.thing_id, None if silence else s.id,
-                     rule.observed_property if silence else s.prop, inc[i], status, resolution,
+        rows.append((rule.id, s.dataset_id, s.thing_id, None if silence else s.id,
+                     rule.observed_property if silence else s.prop, status, resolution,
                      sev, ep.start, ep.last, ep.ended, ep.count,
                      float(peak) if peak is not None and isfinite(peak) else None,
                      ep.peak_at, float(last) if last is not None and isfinite(last) else None,
                      float(limit) if limit is not None and isfinite(limit) else None,
                      UNITS.get(rule.kind, s.unit), _detail_json(rule, ep, base, s, limits, details),
                      s.lon, s.lat))
-        events.append((ids[i], s.dataset_id, "opened", sev, status))
+        places.append((s.lon, s.lat, ep.start, ep.last))
+        events.append((i, s.dataset_id, "opened", sev, status))
         if ended:
-            events.append((ids[i], s.dataset_id, "resolved", sev, status))
+            events.append((i, s.dataset_id, "resolved", sev, status))
+    return rows, places, events
+
+
+def _by_thing(streams: dict[int, Stream]) -> dict[int, Stream]:
+    return {s.thing_id: s for s in sorted(streams.values(), key=lambda s: s.id)}
+
+
+def _insert_new(cur, staged: tuple[list, list, list], events: list, stored: bool = True) -> None:
+    rows, places, new_events = staged
+    inc = incidents.assign(cur, places, stored)
+    ids = [r[0] for r in cur.execute("SELECT nextval('alerts_id_seq') FROM range(?)",
+                                     [len(rows)]).fetchall()]
+    columns = list(zip(*rows, strict=True))
+    columns[5:5] = [inc]  # incident_id, after observed_property
+    columns[:0] = [ids]
+    events.extend((ids[i], *rest) for i, *rest in new_events)
     stamps = ("started_at", "last_seen_at", "ended_at", "peak_at")
     table = pa.table({k: pa.array(v, _TS) if k in stamps else pa.array(v)
-                      for k, v in zip(names, zip(*rows, strict=True), strict=True)})
+                      for k, v in zip(_NEW_COLUMNS, columns, strict=True)})
     cur.register("__eb_new_alerts", table)
     try:
         cur.execute(

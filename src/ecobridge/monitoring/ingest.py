@@ -18,6 +18,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from ecobridge.alerts.evaluate import evaluate_ingest, has_rules
+from ecobridge.alerts.overlap import Overlap
 from ecobridge.catalog.service import resolve_dataset_id
 from ecobridge.errors import EcobridgeError, InvalidInput
 from ecobridge.governance import SYSTEM, Principal, require_write
@@ -60,14 +61,15 @@ def ingest_file(store, path: str | Path, *, dataset: str | int, principal: Princ
                  principal.user_id]).fetchone()[0]
             scratch.mkdir(parents=True)
             keep = kind == "observations" and has_rules(cur)
+            started = Overlap(cur) if keep else None
             with _Ticker(cur, progress, path.stat().st_size) as ticker, \
-                    keep_series(run_id) if keep else nullcontext([]) as held:
+                    keep_series(run_id, started) if keep else nullcontext([]) as held:
                 counts = _dispatch(cur, kind, path, spec, zone, name, dataset_id, run_id,
                                    scratch, ticker.step)
             # alerts on what this run changed, committed with the data (docs/alerts.md); the
-            # merged rows are handed over rather than read back
+            # merged rows are handed over rather than read back, and evaluated while appended
             evaluate_ingest(cur, dataset_id=dataset_id, run_id=run_id, kind=kind,
-                            held=held[0] if len(held) == 1 else None)
+                            held=held[0] if len(held) == 1 else None, started=started)
             _finish(cur, run_id, counts, digest())
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt | SystemExit):

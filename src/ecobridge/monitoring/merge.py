@@ -63,10 +63,11 @@ class Series:
 
 
 @contextmanager
-def keep_series(run_id: int) -> Iterator[list[Series]]:
+def keep_series(run_id: int, kept: list | None = None) -> Iterator[list[Series]]:
     """Collect the Series of the merges of a run (the ingest hands them to the evaluator
-    instead of it reading the rows back)."""
-    _KEEP[run_id] = kept = []
+    instead of it reading the rows back), in `kept` when given (alerts.overlap's starts the
+    evaluation on the first while the rows are appended)."""
+    _KEEP[run_id] = kept = [] if kept is None else kept
     try:
         yield kept
     finally:
@@ -129,12 +130,12 @@ def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.Qc
         state["reflag"] = reflag
         _update(cur, ds_of_g, g, v, flags, tests, ctx["id"], state["ctx_index"],
                 state["updated"], reflag, run_id)
+    if run_id in _KEEP:  # before the append, which the evaluation may overlap
+        _KEEP[run_id].append(_series(ds_of_g, g, t, v, flags, inserted, state, ctx))
     first_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM observations").fetchone()[0]
     _insert(cur, ds_of_g, g, t, v, flags, tests, inserted, first_id, run_id)
     _datastreams(cur, ds_of_g, g, t, v, flags, series, inserted, accepted, ctx["open_end"])
     received = np.bincount(g[accepted], minlength=len(ds_of_g)) > 0
-    if run_id in _KEEP:
-        _KEEP[run_id].append(_series(ds_of_g, g, t, v, flags, inserted, state, ctx))
     # row numbers and stream positions only for the duplicates (most files have none)
     at = order[duplicate]
     dup_of = (rn[order[first_new[duplicate]]] if first_new is not None
