@@ -4,9 +4,11 @@ keyboard-operable markers and popups, translated controls, and no accessibility 
 
 from __future__ import annotations
 
+import io
 import re
 
 import httpx
+from PIL import Image
 
 from browser.conftest import check_accessibility, sign_in
 
@@ -41,8 +43,9 @@ def test_home_map_draws_every_visible_site_from_one_request(page, demo_site):
     assert len(site_requests) == 1
     assert not [u for u in requested if re.search(r"/api/v1/(things|stations)/\d+", u)]
     assert page.get_by_text("Borders are shown de facto (Natural Earth).").is_visible()
-    # the base map is the server's PNG tiles, not the outlines as GeoJSON
-    assert [u for u in requested if re.search(r"/api/v1/map/basemap/\d+/\d+/\d+\.png$", u)]
+    # the base map is the server's PNG tiles of 512 pixels, not the outlines as GeoJSON
+    assert [u for u in requested
+            if re.search(r"/api/v1/map/basemap/\d+/\d+/\d+\.png\?scale=2$", u)]
     assert not [u for u in requested if u.endswith("/api/v1/map/basemap")]
     # the areas follow the sites: fetched once, and drawn with a button each
     page.wait_for_selector('#home-map[data-areas-ready="true"]', state="attached")
@@ -54,6 +57,33 @@ def test_home_map_draws_every_visible_site_from_one_request(page, demo_site):
     open_alerts = httpx.get(f"{demo_site.url}/api/v1/alerts", params={"status": "open"}).json()
     items = open_alerts["items"] if isinstance(open_alerts, dict) else open_alerts
     assert listed == min(6, len(items)) and listed > 0
+
+
+def _near(pixel: tuple, hex_colour: str, tolerance: int) -> bool:
+    target = bytes.fromhex(hex_colour.lstrip("#"))
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], target, strict=True))
+
+
+def test_ready_means_drawn_at_full_size_and_shown(page, demo_site):
+    """map.js draws its first frames small and hidden while the data arrive; data-ready must
+    still mean the canvas at the device's full resolution, visible, with the base map and the
+    sites in its pixels (not the sea-coloured container behind it)."""
+    _open_home(page, demo_site.url)
+    size = page.evaluate("""() => {
+        const el = document.querySelector('#home-map'), canvas = el.querySelector('canvas');
+        return {classes: el.className, visibility: getComputedStyle(canvas).visibility,
+                width: canvas.width, height: canvas.height, ratio: devicePixelRatio,
+                cssWidth: canvas.clientWidth, cssHeight: canvas.clientHeight};
+    }""")
+    assert "eb-map-drafting" not in size["classes"] and size["visibility"] == "visible"
+    assert size["width"] == round(size["cssWidth"] * size["ratio"]) > 300
+    assert size["height"] == round(size["cssHeight"] * size["ratio"]) > 200
+    shot = Image.open(io.BytesIO(page.locator("#home-map canvas").screenshot())).convert("RGB")
+    pixels = [shot.getpixel((x, y)) for y in range(shot.height) for x in range(shot.width)]
+    land = sum(1 for p in pixels if _near(p, "#f3f1ea", 6))      # --eb-map-land, from the tiles
+    clusters = sum(1 for p in pixels if _near(p, "#1f5f4a", 12))  # --eb-map-cluster circles
+    assert land > len(pixels) // 5
+    assert clusters > 200
 
 
 def test_sites_and_clusters_are_keyboard_operable(page, demo_site):

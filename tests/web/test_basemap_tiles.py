@@ -62,6 +62,30 @@ def test_tiles_are_png_with_land_and_sea_where_expected(base_url, z, x, y, land,
     assert land_colour in colours and sea_colour in colours
 
 
+def test_a_tile_at_scale_2_is_the_same_area_in_512_pixels(base_url):
+    """What the maps request (a 512-pixel tile source): tile 3/6/3 twice as wide, its land and
+    sea where the 256-pixel tile has them, and borders one pixel wide, not two."""
+    small = Image.open(io.BytesIO(_tile(base_url, 3, 6, 3).content)).convert("RGB")
+    response = httpx.get(f"{base_url}/api/v1/map/basemap/3/6/3.png", params={"scale": 2})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    large = Image.open(io.BytesIO(response.content)).convert("RGB")
+    assert large.size == (512, 512)
+    land_colour, sea_colour = _css_colour("--eb-map-land"), _css_colour("--eb-map-sea")
+    for lon, lat, colour in ((104.0, 34.0, land_colour), (114.0, 14.0, sea_colour)):
+        px, py = _pixel(3, 6, 3, lon, lat)
+        assert small.getpixel((px, py)) == colour
+        assert large.getpixel((2 * px, 2 * py)) == colour
+    # twice the length of border at the same width: about twice the dark pixels (four times
+    # if the lines had grown with the tile)
+    def dark(image: Image.Image) -> int:
+        land = sum(land_colour) / 3
+        return sum(image.convert("L").histogram()[:math.ceil(land - 40)])
+    assert 1.5 < dark(large) / dark(small) < 3
+    assert response.headers["etag"] != _tile(base_url, 3, 6, 3).headers["etag"]
+    assert httpx.get(f"{base_url}/api/v1/map/basemap/3/6/3.png",
+                     params={"scale": 3}).status_code in (400, 422)
+
+
 def test_borders_are_drawn_between_countries(base_url):
     """Tile 4/11/5 holds the borders of Kazakhstan, Kyrgyzstan, Uzbekistan and China: darker
     pixels than land and sea appear on them."""

@@ -5,9 +5,11 @@
   from the package's copy of the public-domain file, not from the store, so every deployment has
   a base map, even an empty one. Borders are de facto.
 - /api/v1/map/basemap/{z}/{x}/{y}.png: the same countries drawn into 256-pixel Web Mercator PNG
-  tiles (land, sea, borders), each drawn once per process and kept in an LRU cache. The maps
-  use these: a browser without a GPU draws a few textures much sooner than it triangulates and
-  draws 10k points of country outlines (web/static/js/map.js).
+  tiles (land, sea, borders), each drawn once per process and kept in an LRU cache; with
+  ?scale=2 the same area in 512 pixels, which the maps use (a 512-pixel tile source: a map of
+  the home page's size needs 6 of them, not 15 of 256, so fewer requests, textures and draws).
+  The maps use tiles because a browser without a GPU draws a few textures much sooner than it
+  triangulates and draws 10k points of country outlines (web/static/js/map.js).
 - /api/v1/map/sites: every site the reader may see (monitoring stations and camera-trap
   deployments) as GeoJSON points in ONE query, so a page with thousands of sites makes one
   request. Sensitive datasets come out through governance.location_sql (grid cell centres).
@@ -149,17 +151,18 @@ def _rings() -> list[tuple[tuple[float, float, float, float], list, bool]]:
 
 
 @lru_cache(maxsize=4096)
-def basemap_tile(z: int, x: int, y: int) -> tuple[bytes, str]:
-    """(one 256-pixel PNG tile of the base map, its ETag); NotFound outside the pyramid."""
+def basemap_tile(z: int, x: int, y: int, scale: int = 1) -> tuple[bytes, str]:
+    """(one PNG tile of the base map, 256 * scale pixels wide, its ETag); NotFound outside the
+    pyramid. Borders stay one pixel wide whatever the scale."""
     n = 1 << z if 0 <= z <= TILE_MAX_ZOOM else 0
     if not (0 <= x < n and 0 <= y < n):
         raise NotFound(f"no base map tile {z}/{x}/{y}")
     from PIL import Image, ImageDraw  # only the tile routes need Pillow
 
-    size = TILE * TILE_SCALE
+    size = TILE * scale * TILE_SCALE
     image = Image.new("RGB", (size, size), TILE_SEA)
     draw = ImageDraw.Draw(image)
-    margin = 2 / (n * TILE)          # a border line's width, in world units
+    margin = 2 / (n * TILE * scale)  # a border line's width, in world units
     west, north, east, south = x / n - margin, y / n - margin, (x + 1) / n + margin, \
         (y + 1) / n + margin
     shown = [(pts, hole) for (w, s, e, nn), pts, hole in _rings()
@@ -177,13 +180,17 @@ def basemap_tile(z: int, x: int, y: int) -> tuple[bytes, str]:
     return body, '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
+TileScale = Annotated[int, Query(ge=1, le=2, description="2: the tile's area in 512 pixels")]
+
+
 @router.get("/basemap/{z}/{x}/{y}.png", response_class=Response,
-            responses={200: {"content": {PNG: {}}, "description": "PNG tile, 256x256"}})
-def get_basemap_tile(request: Request, z: int, x: int, y: int) -> Response:
+            responses={200: {"content": {PNG: {}}, "description": "PNG tile, 256x256 (512x512"
+                                                                  " with scale=2)"}})
+def get_basemap_tile(request: Request, z: int, x: int, y: int, scale: TileScale = 1) -> Response:
     """A Web Mercator (XYZ) tile of the base map: Natural Earth 1:110m countries (public
-    domain) as land, sea and de facto borders, z 0-10. Cached by the browser for a day and
-    revalidated by ETag."""
-    body, etag = basemap_tile(z, x, y)
+    domain) as land, sea and de facto borders, z 0-10, 256 pixels (512 with scale=2, for a
+    512-pixel tile source). Cached by the browser for a day and revalidated by ETag."""
+    body, etag = basemap_tile(z, x, y, scale)
     headers = {"ETag": etag, "Cache-Control": "public, max-age=86400"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)

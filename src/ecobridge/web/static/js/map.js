@@ -20,7 +20,7 @@
  *     areasLater: true,                    (optional; areas are fetched and drawn after the
  *                                           sites: `ready` waits for the sites only)
  *     basemap: URL of country outlines as GeoJSON (optional; default: the server's PNG tiles
- *              /api/v1/map/basemap/{z}/{x}/{y}.png, a raster layer),
+ *              /api/v1/map/basemap/{z}/{x}/{y}.png?scale=2, a raster layer of 512-pixel tiles),
  *     cluster: true,                       (cluster sites; false for a few sites)
  *   });
  *   m.ready        a Promise resolved once the sites and areas are drawn (the sites only with
@@ -40,15 +40,17 @@
  * /areas/{id}; every site in view and every area (up to 200) has a focusable marker button.
  * Colours come from the CSS custom properties --eb-domain-<domain> (style.css).
  * Endpoints (web/maps.py): /api/v1/map/sites?dataset=&domain=&lang=, /api/v1/map/areas?dataset=
- * &kind=&area=&lang=, /api/v1/map/basemap/{z}/{x}/{y}.png; maps.assets(preload=[urls]) lets the
- * browser fetch them while MapLibre loads.
+ * &kind=&area=&lang=, /api/v1/map/basemap/{z}/{x}/{y}.png?scale=2; maps.assets(preload=[urls])
+ * lets the browser fetch them while MapLibre loads.
  *
  * The base map is a raster of PNG tiles drawn by the server: without a GPU, triangulating and
  * drawing 10k points of country outlines cost the browser far more than a few textures. With
  * fadeDuration 0 and no transitions, the first frame with every tile is the final one.
  *
+ * Until its data are in, the map draws small and hidden (`sharpen` below), then one full frame.
  * Ready flag for tests and the benchmark: the container gets data-ready="true" when the map is
- * idle after its sources were loaded (data-ready="error" and a message if it cannot be drawn;
+ * idle after its sources were loaded and that full-size frame was drawn (data-ready="error" and
+ * a message if it cannot be drawn;
  * with areasLater, data-areas-ready="true" follows once the areas are drawn too);
  * it has aria-busy="true" while the view moves (after a zoom, wait for it to go).
  * Nothing is fetched from outside this server: the only tiles are this server's base map, and
@@ -62,7 +64,12 @@
   const DOMAINS = ["air", "water", "glacier", "wildlife", "biodiversity", "energy", "climate"];
   const MAX_MARKERS = 400;
   const MAX_AREA_MARKERS = 200;
-  const TILES = "/api/v1/map/basemap/{z}/{x}/{y}.png";
+  // 512-pixel tiles (the area of a 256-pixel XYZ tile, drawn twice as wide): a map needs a
+  // third as many as of 256 pixels, so fewer requests, textures and draw calls
+  const TILES = "/api/v1/map/basemap/{z}/{x}/{y}.png?scale=2";
+  const TILE_MAX_ZOOM = 6;   // the source's maxzoom: deeper views stretch these tiles
+  // Pixel ratio of the frames drawn while the data arrive (see `sharpen`).
+  const DRAFT_PIXEL_RATIO = 1 / 8;
 
   let messageCache = null;
   function messages() {
@@ -162,7 +169,7 @@
       sources: {
         basemap: basemap
           ? { type: "geojson", data: basemap, attribution: "Natural Earth", buffer: 32 }
-          : { type: "raster", tiles: [tiles], tileSize: 256, maxzoom: 7,
+          : { type: "raster", tiles: [tiles], tileSize: 512, maxzoom: TILE_MAX_ZOOM,
               attribution: "Natural Earth" },
         areas: { type: "geojson", data: areas || EMPTY(), buffer: 32 },
         sites: { type: "geojson", data: sites || EMPTY(), cluster: options.cluster !== false,
@@ -185,6 +192,28 @@
                    "circle-stroke-color": ["case", alert, colours.alert, "#ffffff"] } },
       ],
     };
+  }
+
+  // MapLibre asks for its base map tiles only after its first frame, and that frame waits for
+  // its shaders to compile (hundreds of milliseconds without a GPU). So the tiles in view are
+  // asked for as soon as the view is known, the same URLs as MapLibre's (a 512-pixel tile at
+  // the map's rounded zoom), and its own requests find them in the browser's cache.
+  function prefetchTiles(map) {
+    const z = Math.max(0, Math.min(TILE_MAX_ZOOM, Math.round(map.getZoom())));
+    const n = 2 ** z;
+    const column = (lng) => Math.min(n - 1, Math.max(0, Math.floor((lng + 180) / 360 * n)));
+    const row = (lat) => {
+      const y = Math.asinh(Math.tan(Math.max(-85.05, Math.min(85.05, lat)) * Math.PI / 180));
+      return Math.min(n - 1, Math.max(0, Math.floor((1 - y / Math.PI) / 2 * n)));
+    };
+    const b = map.getBounds();
+    const base = window.location.origin + TILES;
+    for (let x = column(b.getWest()); x <= column(b.getEast()); x++) {
+      for (let y = row(b.getNorth()); y <= row(b.getSouth()); y++) {
+        const url = base.replace("{z}", z).replace("{x}", x).replace("{y}", y);
+        fetch(url, { credentials: "same-origin" }).then((r) => r.arrayBuffer()).catch(() => {});
+      }
+    }
   }
 
   function link(href, text) {
@@ -363,9 +392,11 @@
         container: el, style: style(options, colours, basemap, sites, areas), bounds: padded(bounds),
         fitBoundsOptions: { padding: 40, maxZoom: 7 }, attributionControl: false,
         locale: locale, dragRotate: false, pitchWithRotate: false, maxZoom: 16,
-        renderWorldCopies: false, fadeDuration: 0,
+        renderWorldCopies: false, fadeDuration: 0, pixelRatio: DRAFT_PIXEL_RATIO,
       });
+      el.classList.add("eb-map-drafting");
       state.map = map;
+      if (!basemap) prefetchTiles(map);
       map.touchZoomRotate.disableRotation();
       map.keyboard.disableRotation();
       map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
@@ -439,6 +470,19 @@
       return Promise.all([loaded, new Promise((resolve) => map.once("idle", resolve))]);
     }
 
+    // MapLibre draws a frame for each thing that arrives (the style, each base map tile, the
+    // sites' tiles from the worker), and without a GPU each frame costs 50-250 ms at full size
+    // (software WebGL, read back for the compositor). So until everything is in, the frames
+    // are drafts on a canvas an eighth the size, hidden (the sea colour shows); then the canvas
+    // gets its real size and ONE frame is drawn, with every tile and site: what `ready` waits for.
+    async function sharpen() {
+      const map = state.map;
+      const drawn = new Promise((resolve) => map.once("idle", resolve));
+      map.setPixelRatio(null);  // the device's own again
+      await drawn;
+      el.classList.remove("eb-map-drafting");
+    }
+
     const ready = (async () => {
       let areas;
       if (options.fit && typeof options.sites === "string") {
@@ -451,6 +495,7 @@
         state.datasets = (sites && sites.datasets) || {};
         await build(basemap, sites, areas);
       }
+      await sharpen();
       if (areas) areaMarkers(areas);
       updateMarkers();
       el.setAttribute("data-ready", "true");
