@@ -20,16 +20,17 @@ the frame that turned it ready has been drawn and composited, software WebGL inc
 Targets: home and station chart under 1 s, server memory under 1 GiB.
 
 Two wall figures per page, from the same loads:
+  painted_median_s  goto until the page's own "painted" mark (its clock is aligned with this
+                    one through performance.timeOrigin): the figure the targets apply to;
   median_s          goto until Playwright's wait_for_selector returns. Playwright polls for the
                     selector after goto returns at 0, 20, 50, 100, 100 ms, then every 500 ms,
-                    so this figure carries up to half a second of polling delay;
-  painted_median_s  goto until the page's own "painted" mark (its clock is aligned with this
-                    one through performance.timeOrigin), without that delay.
-`--also gpu` repeats everything in a browser without --disable-gpu (SwiftShader draws WebGL and
-composites in the GPU process, so no read-back of the canvas on the main thread);
-`--also no-omnibox` without the WebUI omnibox popup that Chromium 156's headless mode builds,
-in a second renderer, for every new window (each fresh context), competing for the 2 cores.
-Their figures carry the configuration in their name.
+                    so this figure carries up to half a second of polling delay.
+The browser runs without the WebUI omnibox popup that Chromium 156's headless mode builds, in a
+renderer of its own, for every new window (each fresh context here): about 1.4 s of CPU per
+load that is not the page's, competing for the 2 cores (tests/browser/conftest.py does the same).
+`--also omnibox` repeats everything with it; `--also gpu` without --disable-gpu (SwiftShader
+draws WebGL and composites in the GPU process, so no read-back of the canvas on the main
+thread). Their figures carry the configuration in their name.
 """
 
 from __future__ import annotations
@@ -50,12 +51,12 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out" / "web_demo"
 CLI = [sys.executable, "-c", "from ecobridge.cli import main; main()"]
+NO_OMNIBOX = "--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-dev-shm-usage"]
-NO_OMNIBOX = "--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,WebUIOmniboxFullPopup"
+                 "--disable-sync", "--disable-dev-shm-usage", NO_OMNIBOX]
 CONFIGS = {"gpu": [a for a in CHROMIUM_ARGS if a != "--disable-gpu"],
-           "no-omnibox": [*CHROMIUM_ARGS, NO_OMNIBOX]}
+           "omnibox": [a for a in CHROMIUM_ARGS if a != NO_OMNIBOX]}
 
 
 def _free_port() -> int:
