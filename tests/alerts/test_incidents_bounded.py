@@ -92,11 +92,8 @@ def filled(tmp_path_factory):
         part = {k: v[n * quarter:(n + 1) * quarter] for k, v in series.items()}
         ingest(store, series_csv(tmp_path / f"q{n}.csv", part,
                                  start=START + timedelta(hours=n * quarter)))
-    # corrected twice: when this was written, the evaluation of an updated value still saw
-    # the value it replaced, so one correction left the alert in place until the next ingest
-    for n, value in enumerate((31.0, 30.5)):
-        ingest(store, series_csv(tmp_path / f"fix{n}.csv", {("C", "pm25"): [value]},
-                                 start=START + timedelta(days=C_LONG_DAY)))
+    ingest(store, series_csv(tmp_path / "fix.csv", {("C", "pm25"): [31.0]},
+                             start=START + timedelta(days=C_LONG_DAY)))
     yield store
     store.close()
 

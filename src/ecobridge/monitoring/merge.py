@@ -174,6 +174,9 @@ def _series(ds_of_g, g, t, v, flags, inserted, state, ctx) -> Series:
 def _against_store(ctx: dict, order, src, same, run_start, v) -> dict:
     """Classify sorted rows against the stored rows among them (src 0)."""
     n = len(src)
+    # Arrow's sort indices are uint64, where the -1 below ("no stored row") would wrap and
+    # pass `ctx_index >= 0`: a replaced value and a file's repeats would be held as stored
+    order = order.astype(np.int64, copy=False)
     is_new = src == 1
     if run_start is None:
         run_start = np.arange(n)
