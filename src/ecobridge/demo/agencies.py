@@ -87,7 +87,13 @@ def datasets(now: datetime | None = None) -> list[dict]:
                       "ru": f"{ru}: национальная сеть мониторинга качества воздуха (демо)"},
             "description": {"en": "Synthetic hourly PM2.5, PM10, NO2, SO2, O3 and CO for "
                                   "2024-2025 with plausible daily and seasonal cycles. Demo "
-                                  "data: not measurements."},
+                                  "data: not measurements.",
+                            "zh": "2024—2025 年逐时 PM2.5、PM10、NO2、SO2、O3 和 CO 合成数据，"
+                                  "日变化和季节变化符合实际规律。演示数据，并非实测值。",
+                            "ru": "Синтетические почасовые значения PM2.5, PM10, NO2, SO2, O3 "
+                                  "и CO за 2024–2025 годы с правдоподобными суточными и "
+                                  "сезонными циклами. Демонстрационные данные, а не "
+                                  "измерения."},
             "licence": "CC-BY-4.0", "keywords": ["air quality", "demo"], "kind": "air",
             "country": country,
         }
@@ -99,7 +105,12 @@ def datasets(now: datetime | None = None) -> list[dict]:
         out.append(ds)
     camtrap_description = {
         "en": "Synthetic camera-trap survey (Camtrap DP): deployments, media and detections "
-              "of Amur tigers, Amur leopards and their prey. Positions are sensitive. Demo data."}
+              "of Amur tigers, Amur leopards and their prey. Positions are sensitive. Demo data.",
+        "zh": "合成的红外相机调查数据（Camtrap DP）：东北虎、东北豹及其猎物的相机布设、影像和"
+              "识别记录。位置属于敏感信息。演示数据。",
+        "ru": "Синтетические данные фотоловушек (Camtrap DP): установки, снимки и регистрации "
+              "амурских тигров, дальневосточных леопардов и их добычи. Местоположения "
+              "конфиденциальны. Демонстрационные данные."}
     out += [
         {"slug": "demo-glaciers-wgms", "owner": "demo-glacier-centre", "domain": "glacier",
          "title": {"en": "Glacier mass balance in Central and High Mountain Asia (WGMS)",
@@ -107,7 +118,12 @@ def datasets(now: datetime | None = None) -> list[dict]:
                    "ru": "Баланс массы ледников Центральной и Высокогорной Азии (WGMS)"},
          "description": {"en": "Real annual glacier-wide mass balance (mm w.e.) of 69 glaciers "
                                "from the WGMS Fluctuations of Glaciers database, in a demo "
-                               "deployment."},
+                               "deployment.",
+                         "zh": "来自世界冰川监测服务处（WGMS）冰川波动数据库的 69 条冰川的"
+                               "真实年度全冰川物质平衡（毫米水当量），用于演示部署。",
+                         "ru": "Реальный годовой баланс массы 69 ледников (в мм водного "
+                               "эквивалента) из базы данных WGMS «Колебания ледников», в "
+                               "демонстрационном развёртывании."},
          "licence": "CC-BY-4.0", "attribution": glaciers.ATTRIBUTION,
          "keywords": ["glacier", "mass balance", "WGMS"], "kind": "glaciers"},
         {"slug": "demo-camtrap-cn-nctlnp", "owner": CN_PARK, "domain": "wildlife",
@@ -130,12 +146,26 @@ def datasets(now: datetime | None = None) -> list[dict]:
          "title": {"en": "Gwadar port wind farm: hourly generation (demo)",
                    "zh": "瓜达尔港风电场逐时发电量（演示数据）",
                    "ru": "Ветропарк порта Гвадар: почасовая выработка (демо)"},
+         "description": {"en": "Synthetic hourly power output of a 50 MW wind farm at Gwadar "
+                               "port for 2024-2025. Demo data: not measurements.",
+                         "zh": "瓜达尔港 50 兆瓦风电场 2024—2025 年逐时出力合成数据。"
+                               "演示数据，并非实测值。",
+                         "ru": "Синтетическая почасовая выработка ветропарка мощностью 50 МВт "
+                               "в порту Гвадар за 2024–2025 годы. Демонстрационные данные, а "
+                               "не измерения."},
          "licence": "CC-BY-4.0", "keywords": ["wind", "energy"], "kind": "energy",
          "plant": "wind"},
         {"slug": "demo-energy-kyzyl-suu-pv", "owner": "demo-kyzyl-suu-solar", "domain": "energy",
          "title": {"en": "Kyzyl-Suu village rooftop solar: hourly generation (demo)",
                    "zh": "克孜勒苏村屋顶光伏逐时发电量（演示数据）",
                    "ru": "Крышные солнечные станции села Кызыл-Суу: почасовая выработка (демо)"},
+         "description": {"en": "Synthetic hourly power output of the village's rooftop solar "
+                               "panels for 2024-2025. Demo data: not measurements.",
+                         "zh": "该村屋顶光伏板 2024—2025 年逐时出力合成数据。"
+                               "演示数据，并非实测值。",
+                         "ru": "Синтетическая почасовая выработка солнечных панелей на крышах "
+                               "села за 2024–2025 годы. Демонстрационные данные, а не "
+                               "измерения."},
          "licence": "CC-BY-4.0", "keywords": ["solar", "energy"], "kind": "energy",
          "plant": "pv"},
         {"slug": "demo-protected-areas", "owner": "demo-regional-data-office",
@@ -145,14 +175,20 @@ def datasets(now: datetime | None = None) -> list[dict]:
                    "ru": "Охраняемые территории демонстрационного региона "
                          "(приблизительные границы)"},
          "description": {"en": "Hand-drawn approximate outlines of four parks and reserves; "
-                               "not legal boundaries."},
+                               "not legal boundaries.",
+                         "zh": "四处公园和保护区的手绘近似边界，并非法定边界。",
+                         "ru": "Нарисованные от руки приблизительные контуры четырёх парков и "
+                               "заповедников; это не юридические границы."},
          "licence": "CC-BY-4.0", "keywords": ["protected area"], "kind": "protected_areas"},
         {"slug": "boundaries", "owner": "demo-regional-data-office", "domain": "boundaries",
          "title": {"en": "Country boundaries (Natural Earth 1:110m)",
                    "zh": "国家边界（Natural Earth 1:1.1亿）",
                    "ru": "Границы стран (Natural Earth 1:110 млн)"},
          "description": {"en": "De facto boundaries as drawn by Natural Earth; several borders "
-                               "in the region are disputed."},
+                               "in the region are disputed.",
+                         "zh": "Natural Earth 绘制的实际控制边界；本地区有若干段边界存在争议。",
+                         "ru": "Фактические границы в том виде, как их проводит Natural Earth; "
+                               "ряд границ в регионе оспаривается."},
          "licence": "LicenseRef-PublicDomain", "attribution": NATURAL_EARTH_ATTRIBUTION,
          "keywords": ["boundaries"], "kind": "boundaries"},
     ]

@@ -28,7 +28,14 @@ def dataset() -> dict:
         "description": {"en": "The Camera Trap Data Package example published by TDWG: a sample"
                               " of INBO's MICA camera-trap observations in Belgium and the"
                               " Netherlands, imported unchanged through the Camtrap DP"
-                              " importer."},
+                              " importer.",
+                        "zh": "TDWG 发布的红外相机数据包（Camtrap DP）示例：比利时自然与森林"
+                              "研究所（INBO）MICA 项目在比利时和荷兰的部分红外相机观测记录，"
+                              "经 Camtrap DP 导入器原样导入。",
+                        "ru": "Пример пакета данных фотоловушек (Camtrap DP), опубликованный TDWG:"
+                              " выборка наблюдений фотоловушек проекта MICA института INBO в"
+                              " Бельгии и Нидерландах, импортированная без изменений через"
+                              " импортёр Camtrap DP."},
         "licence": "CC0-1.0", "attribution": ATTRIBUTION, "visibility": "public",
         "keywords": ["camera trap", "Camtrap DP", "example"],
     }

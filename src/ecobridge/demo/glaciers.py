@@ -36,8 +36,16 @@ def _read(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
+# WGMS names the country a glacier lies in by its ISO 3166-1 alpha-2 code; sites carry alpha-3
+# in `country`, which pages, the OGC API and alerts read before the owner's country (a glacier in
+# the Caucasus is in Russia, whoever shares its series).
+ALPHA3 = {"CN": "CHN", "IN": "IND", "KG": "KGZ", "KZ": "KAZ", "NP": "NPL", "PK": "PAK",
+          "RU": "RUS", "TJ": "TJK", "UZ": "UZB", "MN": "MNG", "AF": "AFG", "BT": "BTN"}
+
+
 def stations() -> list[dict]:
-    """One row per glacier that has an annual series: code, name, lat, lon and WGMS/RGI ids."""
+    """One row per glacier that has an annual series: code, name, lat, lon, country and WGMS/RGI
+    ids."""
     links = {row["WGMS_ID"]: row for row in _read(LINKS)}
     series_ids = {row["WGMS_ID"] for row in _read(ANNUAL)}
     rows = []
@@ -47,6 +55,8 @@ def stations() -> list[dict]:
             "code": station_code(wgms_id), "name": link["NAME"].title(),
             "lat": float(link["CenLat"]), "lon": float(link["CenLon"]),
             "wgms_id": int(wgms_id), "political_unit": link["POLITICAL_UNIT"],
+            **({"country": ALPHA3[link["POLITICAL_UNIT"]]}
+               if link["POLITICAL_UNIT"] in ALPHA3 else {}),
             "rgi60_id": link["RGI60_ID"], "glims_id": link["GLIMS_ID"],
             "glacier_type": link["GlacierType"], "source": "WGMS FoG 2021-05", "demo": True,
         })

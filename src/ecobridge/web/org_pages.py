@@ -76,6 +76,13 @@ def _organisations(store, principal: Principal, lang: str) -> list[dict]:
     return out
 
 
+def _organisation_names(store, lang: str) -> dict[str, str]:
+    """Slug -> name in the reader's language, so owners, grantees and requesters read as names
+    rather than slugs; the page looks up only the slugs it already shows."""
+    return {slug: localise(name, lang)
+            for slug, name in store.rows("SELECT slug, name FROM organisations")}
+
+
 def _owned_datasets(store, principal: Principal, lang: str) -> list[dict]:
     """The datasets of the reader's organisations (every dataset for a platform admin), with
     their policy and grants; `admin` marks those whose policy the reader may change."""
@@ -109,6 +116,7 @@ def _org_page(request: Request, store, principal: Principal, lang: str, *, statu
         request, "org/index.html", lang=lang, status=status, error=error, new_token=new_token,
         done=done if done in DONE else None,
         organisations=_organisations(store, principal, lang), datasets=datasets,
+        org_names=_organisation_names(store, lang), decides=bool(decides),
         to_decide=[r for r in found if r["dataset"] in decides],
         own_requests=[r for r in found if r["requested_by"] == principal.username
                       and r["dataset"] not in decides],
