@@ -5,6 +5,7 @@ fails the ingest with nothing written."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import timedelta
 
 import pytest
@@ -63,7 +64,7 @@ def _run(tmp_path, name: str, threaded: bool) -> tuple[list, list, list, int]:
         return (snapshot(store), _events(store), _incidents(store),
                 overlap.Overlap.computed - before)
     finally:
-        overlap.ENABLED = True
+        overlap.ENABLED = None
         store.close()
 
 
@@ -92,11 +93,31 @@ def test_a_failure_on_the_thread_fails_the_ingest_and_writes_nothing(store, tmp_
                         "escalate": [], "clear_hours": 6}), "minor"])
     before = overlap.Overlap.computed
     path = series_csv(tmp_path / "a.csv", {("BJ1", "pm25"): [10.0] * 30 + [90.0] * 40})
-    with pytest.raises(TypeError):
-        ingest(store, path)
+    overlap.ENABLED = True
+    try:
+        with pytest.raises(TypeError):
+            ingest(store, path)
+    finally:
+        overlap.ENABLED = None
     assert overlap.Overlap.computed == before + 1  # it failed on the thread
     assert store.scalar("SELECT count(*) FROM observations") == 0
     assert store.scalar("SELECT count(*) FROM alerts") == 0
     assert store.scalar("SELECT count(*) FROM alert_events") == 0
     assert store.scalar("SELECT count(*) FROM incidents") == 0
     assert store.scalar("SELECT status FROM ingest_runs ORDER BY id DESC LIMIT 1") == "failed"
+
+
+@pytest.mark.parametrize("spare", [True, False], ids=["core-to-spare", "no-core-to-spare"])
+def test_the_thread_only_where_a_core_is_left_beside_duckdb(tmp_path, spare):
+    """By default the evaluation overlaps the append only if the machine has a core that
+    DuckDB's own threads leave free; otherwise it would only compete with the append."""
+    cores = os.cpu_count() or 1
+    if spare and cores < 2:
+        pytest.skip("one core: never a core to spare")
+    store = open_store(Settings(home=tmp_path / "home", threads=cores - 1 if spare else cores))
+    try:
+        assert overlap.ENABLED is None
+        with store.transaction() as cur:
+            assert overlap.Overlap(cur).enabled is spare
+    finally:
+        store.close()

@@ -32,7 +32,7 @@ KEY = ("BJ1", "pm25")
 def threaded(request):
     overlap.ENABLED = request.param
     yield request.param
-    overlap.ENABLED = True
+    overlap.ENABLED = None
 
 
 def _setup(store, home: Path) -> None:
