@@ -25,6 +25,7 @@ from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.catalog.api import COUNTS, dataset_record
 from ecobridge.catalog.service import list_datasets
 from ecobridge.governance.policy import Principal, record_read
+from ecobridge.web.catalog_pages import DOMAINS
 from ecobridge.web.i18n import PageLanguageDep
 from ecobridge.web.maps import sites_extent
 from ecobridge.web.render import render, translate
@@ -38,12 +39,6 @@ def _(text: str) -> str:
     return text
 
 
-DOMAIN_NAMES = {
-    "air": _("Air quality"), "water": _("Water"), "glacier": _("Glaciers"),
-    "wildlife": _("Wildlife"), "biodiversity": _("Biodiversity"), "energy": _("Energy"),
-    "boundaries": _("Boundaries"), "areas": _("Protected and key areas"),
-    "climate": _("Climate"),
-}
 SEVERITY_NAMES = {"info": _("Information"), "minor": _("Minor"), "moderate": _("Moderate"),
                   "severe": _("Severe"), "extreme": _("Extreme")}
 RULE_KIND_NAMES = {"threshold": _("Limit exceeded"), "aqi": _("Air quality index"),
@@ -58,7 +53,7 @@ router.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
 def domain_name(domain: str, lang: str) -> str | None:
     """The domain's name in `lang`, or None for a domain without one (show its code)."""
-    return translate(lang, DOMAIN_NAMES[domain]) if domain in DOMAIN_NAMES else None
+    return translate(lang, DOMAINS[domain]) if domain in DOMAINS else None
 
 
 def country_name(code: str | None, lang: str) -> str | None:
