@@ -82,7 +82,7 @@ def test_anonymous_sees_alerts_of_public_data_only_and_no_buttons(site, store):
     assert open_ids and closed_ids
     client = site
     client.cookies.clear()  # anonymous
-    response = client.get("/alerts")
+    response = client.get("/alerts", params={"status": "all"})
     assert response.status_code == 200
     shown = rows(response.text)
     assert set(shown) == set(open_ids)
@@ -124,7 +124,7 @@ def test_filters_by_status_severity_and_dataset(site, store):
     assert resolved and all("status-resolved" in r for r in resolved.values())
     assert set(resolved) == set(alert_ids(store, "open-air", "resolved")
                                 + alert_ids(store, "closed-air", "resolved"))
-    closed = rows(client.get("/alerts", params={"dataset": "closed-air"}).text)
+    closed = rows(client.get("/alerts", params={"dataset": "closed-air", "status": "all"}).text)
     assert set(closed) == set(alert_ids(store, "closed-air"))
     assert not rows(client.get("/alerts", params={"severity": "extreme"}).text)
     assert client.get("/alerts", params={"status": "bogus"}).status_code == 422
@@ -133,14 +133,14 @@ def test_filters_by_status_severity_and_dataset(site, store):
 def test_incidents_are_shown_with_their_alerts(site, store):
     client = site
     client.cookies.clear()  # anonymous
-    html = client.get("/alerts").text
+    html = client.get("/alerts", params={"status": "all"}).text
     incidents = store.rows("SELECT DISTINCT a.incident_id FROM alerts a JOIN datasets d"
                            " ON d.id = a.dataset_id WHERE d.slug = 'open-air'")
     assert incidents
     for (incident,) in incidents:
         assert f'id="incident-{incident}"' in html
         members = alert_ids(store, "open-air")
-        listed = rows(client.get("/alerts", params={"incident": incident}).text)
+        listed = rows(client.get("/alerts", params={"incident": incident, "status": "all"}).text)
         assert listed and set(listed) <= set(members)
 
 
@@ -183,7 +183,7 @@ def test_plain_form_post_redirects_back_to_the_list(site, store):
     response = client.post(f"/alerts/{target}/acknowledge", data={"csrf_token": csrf},
                            follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == f"/alerts#alert-{target}"
+    assert response.headers["location"] == f"/alerts?status=acknowledged#alert-{target}"
     assert status_of(store, target) == "acknowledged"
 
 

@@ -29,9 +29,13 @@ from ecobridge.web.render import render
 
 router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=2**62)]
-Status = Literal["open", "acknowledged", "resolved"]
-Severity = Literal["info", "minor", "moderate", "severe", "extreme"]
-Slug = Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+# The filter form sends "" for its "any ..." choices: "" is no filter, as a missing parameter.
+Status = Literal["open", "acknowledged", "resolved", ""]
+# The page opens on what needs attention; "all" lists every status (the API has no default).
+PageStatus = Literal["open", "acknowledged", "resolved", "all", ""]
+DEFAULT_STATUS = "open"
+Severity = Literal["info", "minor", "moderate", "severe", "extreme", ""]
+Slug = Annotated[str | None, Query(pattern=r"^([a-z0-9][a-z0-9-]{0,62})?$")]
 PAGE = 100
 
 
@@ -57,7 +61,8 @@ def _may_triage(store, principal: Principal, alerts: list[dict]) -> set[int]:
 
 
 def _dataset_choices(store, principal: Principal, lang: str) -> list[tuple[str, str]]:
-    """(slug, title) of the visible datasets that have alerts, for the filter."""
+    """(slug, title in the reader's language) of the visible datasets that have alerts, for the
+    filter and to name each row's dataset."""
     pred, params = visible_datasets_sql(principal, "d")
     rows = store.rows("SELECT d.slug, d.title FROM datasets d WHERE " + pred
                       + " AND EXISTS (SELECT 1 FROM alerts a WHERE a.dataset_id = d.id)"
@@ -77,26 +82,34 @@ def _incidents(store, principal: Principal, status: str | None, severity: str | 
 
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, store: StoreDep, principal: PrincipalDep,
-                lang: PageLanguageDep, status: Status | None = None,
+                lang: PageLanguageDep, status: PageStatus | None = None,
                 severity: Severity | None = None, dataset: Slug = None,
                 incident: Annotated[int | None, Query(ge=1, le=2**62)] = None,
                 before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> HTMLResponse:
-    """Map, incidents and the list of alerts, newest first, filtered."""
-    chosen = _filters(status, severity, dataset, incident)
+    """Map, incidents and the list of alerts, newest first, filtered; the open ones unless the
+    query names a status, so a reader first sees what needs attention."""
+    status = status or DEFAULT_STATUS
+    # the filters as the API and the map read them (no status for "all")...
+    chosen = _filters(None if status == "all" else status, severity, dataset, incident)
+    # ...and as this page's own links carry them, "all" included, or they would fall back to open
+    own = {**chosen, "status": status}
     # read first: an event committed after this id is streamed, none is missed in between
     last_event = sse.start_id(store, None, None)
     items = service.list_alerts(store, principal, after_id=before, limit=PAGE, **chosen)
-    incidents = _incidents(store, principal, status, severity, dataset)
+    incidents = _incidents(store, principal, chosen.get("status"), chosen.get("min_severity"),
+                           chosen.get("dataset"))
     query = urlencode(chosen)
-    older = (f"/alerts?{urlencode({**chosen, 'before': items[-1]['id']})}"
+    older = (f"/alerts?{urlencode({**own, 'before': items[-1]['id']})}"
              if len(items) == PAGE else None)
+    datasets = _dataset_choices(store, principal, lang)
     return render(
         request, "alerts/index.html", lang=lang,
         alternate=f"/api/v1/alerts?{query}" if query else "/api/v1/alerts",
         alerts=items, incidents=incidents, triage=_may_triage(store, principal, items),
-        filters=chosen, query=query, older=older, live=before is None,
+        filters=chosen, list_status=status, filtered=own != {"status": DEFAULT_STATUS},
+        query=query, older=older, live=before is None,
         stream_url=f"/api/v1/alerts/stream?after={last_event}",
-        datasets=_dataset_choices(store, principal, lang),
+        datasets=datasets, titles=dict(datasets),
         cap_url="/api/v1/alerts.cap?" + urlencode(
             {k: v for k, v in chosen.items() if k != "incident"}),
         geojson_url=f"/alerts/map.geojson?{query}")
@@ -109,6 +122,7 @@ def alert_row(request: Request, store: StoreDep, principal: PrincipalDep,
     see, as on every read)."""
     alert = service.get_alert(store, principal, alert_id)
     return render(request, "alerts/_row.html", lang=lang, alert=alert,
+                  titles=dict(_dataset_choices(store, principal, lang)),
                   triage=_may_triage(store, principal, [alert]), changed=True)
 
 
@@ -159,8 +173,11 @@ def _triage(request: Request, store, principal: Principal, lang: str, alert_id: 
     alert = getattr(service, action)(store, principal, alert_id)
     if request.headers.get("hx-request") == "true":
         return render(request, "alerts/_row.html", lang=lang, alert=alert,
+                      titles=dict(_dataset_choices(store, principal, lang)),
                       triage=_may_triage(store, principal, [alert]), changed=True)
-    return RedirectResponse(f"/alerts#alert-{alert_id}", status_code=303)
+    # to the list its new status puts it in: the default (open) list no longer shows it
+    return RedirectResponse(f"/alerts?status={alert['status']}#alert-{alert_id}",
+                            status_code=303)
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
