@@ -31,9 +31,9 @@ from ecobridge.alerts.evaluate import Prepared, _load_rules, compute, prepare
 from ecobridge.monitoring.merge import Series
 
 # None: on a thread only where a core is left beside DuckDB's own threads, which append on all
-# they have: on a 2-core machine with threads=2 the thread only competes with the append (the
-# benchmark measured 14 % wall overhead threaded against 10 % after the append). True or False
-# force one path (the tests and the benchmark compare them).
+# they have: on a 2-core machine with threads=2 the thread only competes with the append (two
+# quiet benchmark runs: 14-15 % wall overhead threaded, 10-16 % after the append, for ~20 % more
+# CPU on the thread). True or False force one path (the tests and the benchmark compare them).
 ENABLED: bool | None = None
 
 
