@@ -3,6 +3,8 @@ for tests that need a real station on a served app."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 
 PM25 = "urn:ecobridge:def:observed-property:pm25"
@@ -30,3 +32,18 @@ def post_station(base: str, headers: dict, *, name: str, dataset: str,
     thing = int(location[location.rindex("(") + 1:-1])
     streams = httpx.get(f"{base}/sta/v1.1/Things({thing})/Datastreams", headers=headers).json()
     return thing, streams["value"][0]["@iot.id"]
+
+
+def post_loud_station(base: str, headers: dict, *, name: str, dataset: str,
+                      lon: float = 76.9) -> tuple[int, int]:
+    """A station (at `lon`, 43.2) whose last three hours (3 to 5 hours ago) hold 180 µg/m³ of
+    PM2.5: above the limit of the alert tests' rules."""
+    thing, stream = post_station(base, headers, name=name, dataset=dataset,
+                                 coordinates=[lon, 43.2])
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    loud = [[(now - timedelta(hours=h)).isoformat(), 180.0] for h in (5, 4, 3)]
+    sent = httpx.post(f"{base}/sta/v1.1/CreateObservations", headers=headers,
+                      json=[{"Datastream": {"@iot.id": stream},
+                             "components": ["phenomenonTime", "result"], "dataArray": loud}])
+    assert sent.status_code == 201, sent.text
+    return thing, stream

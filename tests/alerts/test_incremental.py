@@ -47,18 +47,25 @@ def _series() -> dict:
     return {("BJ1", "pm25"): pm25, ("MSK", "pm25"): pm25, ("BJ1", "no2"): no2}
 
 
+def ingest_chunks(store, home, chunks: list[tuple[int, int]]) -> dict:
+    """The world, the RULES and the series ingested in `chunks` (hour ranges, in that order);
+    the whole series back."""
+    world(store, home)
+    for rname, kind, params, prop in RULES:
+        service.create_rule(store, SYSTEM, name=rname, kind=kind, params=params,
+                            severity="moderate", observed_property=prop)
+    series = _series()
+    for n, (a, b) in enumerate(chunks):
+        part = {k: v[a:b] for k, v in series.items()}
+        ingest(store, series_csv(home / f"c{n}.csv", part, start=T0 + timedelta(hours=a)))
+    return series
+
+
 def _run(tmp_path, name: str, chunks: list[tuple[int, int]]) -> list[tuple]:
     home = tmp_path / name
     store = open_store(Settings(home=home / "home"))
     try:
-        world(store, home)
-        for rname, kind, params, prop in RULES:
-            service.create_rule(store, SYSTEM, name=rname, kind=kind, params=params,
-                                severity="moderate", observed_property=prop)
-        series = _series()
-        for n, (a, b) in enumerate(chunks):
-            part = {k: v[a:b] for k, v in series.items()}
-            ingest(store, series_csv(home / f"c{n}.csv", part, start=T0 + timedelta(hours=a)))
+        ingest_chunks(store, home, chunks)
         return snapshot(store)
     finally:
         store.close()

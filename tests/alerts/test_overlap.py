@@ -16,7 +16,7 @@ from ecobridge.governance import SYSTEM
 from ecobridge.store import open_store
 
 from .helpers import T0, ingest, series_csv, snapshot, world
-from .test_incremental import HOURS, RULES, _series
+from .test_incremental import HOURS, ingest_chunks
 
 # whole, out of order, and a revision of values already stored (an episode lowered and one
 # raised), so updates, retractions and reopenings happen on the thread too
@@ -48,14 +48,7 @@ def _run(tmp_path, name: str, threaded: bool) -> tuple[list, list, list, int]:
     before = overlap.Overlap.computed
     overlap.ENABLED = threaded
     try:
-        world(store, home)
-        for rname, kind, params, prop in RULES:
-            service.create_rule(store, SYSTEM, name=rname, kind=kind, params=params,
-                                severity="moderate", observed_property=prop)
-        series = _series()
-        for n, (a, b) in enumerate(CHUNKS):
-            part = {k: v[a:b] for k, v in series.items()}
-            ingest(store, series_csv(home / f"c{n}.csv", part, start=T0 + timedelta(hours=a)))
+        series = ingest_chunks(store, home, CHUNKS)
         revised = {k: [None if x is None else round(x * (0.5 if i < 200 else 1.3), 2)
                        for i, x in enumerate(v)] for k, v in series.items()}
         ingest(store, series_csv(home / "revised.csv", {k: v[90:340] for k, v in

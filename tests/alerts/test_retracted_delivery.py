@@ -10,12 +10,10 @@ are by then. And migration 0007 gave `retracted` to subscriptions stored with th
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import httpx
 import pytest
 from serving import serve
-from sta_station import post_station
+from sta_station import post_loud_station
 
 from ecobridge.alerts import service
 from ecobridge.alerts.models import DEFAULT_EVENT_KINDS
@@ -68,16 +66,7 @@ def _subscribe(store, name: str, hook: Receiver) -> dict:
 
 
 def _alerting_station(base: str, auth: dict, name: str, lon: float) -> tuple[int, int]:
-    """A station whose last three hours (3 to 5 hours ago) lie above the rule's limit."""
-    thing, stream = post_station(base, auth["pub"], name=name, dataset="kz-air",
-                                 coordinates=[lon, 43.2])
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    loud = [[(now - timedelta(hours=h)).isoformat(), 180.0] for h in (5, 4, 3)]
-    sent = httpx.post(f"{base}{STA}/CreateObservations", headers=auth["pub"],
-                      json=[{"Datastream": {"@iot.id": stream},
-                             "components": ["phenomenonTime", "result"], "dataArray": loud}])
-    assert sent.status_code == 201, sent.text
-    return thing, stream
+    return post_loud_station(base, auth["pub"], name=name, dataset="kz-air", lon=lon)
 
 
 def _alert_of(store, stream: int) -> int:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 from serving import serve
-from sta_station import post_station
+from sta_station import post_loud_station
 
 from ecobridge.alerts import service as alerts
 from ecobridge.catalog.service import create_dataset
@@ -83,20 +82,8 @@ def site(settings, store):
     receiver.server.shutdown()
 
 
-def _hours_ago(n: float) -> str:
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    return (now - timedelta(hours=n)).isoformat()
-
-
 def _station(base: str, auth: dict, name: str) -> tuple[int, int]:
-    thing, stream = post_station(base, auth["pub"], name=name, dataset="kz-air",
-                                 coordinates=[76.9, 43.2])
-    loud = [[_hours_ago(h), 180.0] for h in (5, 4, 3)]
-    sent = httpx.post(f"{base}{STA}/CreateObservations", headers=auth["pub"],
-                      json=[{"Datastream": {"@iot.id": stream},
-                             "components": ["phenomenonTime", "result"], "dataArray": loud}])
-    assert sent.status_code == 201, sent.text
-    return thing, stream
+    return post_loud_station(base, auth["pub"], name=name, dataset="kz-air")
 
 
 def _alert_of(store, stream: int) -> int:
@@ -146,7 +133,8 @@ def test_deleting_a_datastream_retracts_its_alerts(site, store):
 
     shown = _readers_answer(base, auth["watcher"], alert_id)
     assert shown["status"] == "resolved" and shown["resolution"] == "retracted"
-    listed = httpx.get(f"{base}/alerts", headers=auth["watcher"], params={"lang": "en"}).text
+    listed = httpx.get(f"{base}/alerts", headers=auth["watcher"],
+                       params={"lang": "en", "status": "all"}).text
     html = listed[listed.index(f'id="alert-{alert_id}"'):]
     assert "withdrawn: its data changed or were deleted" in html[:html.index("</tr>")]
     assert shown["datastream_id"] is None and shown["note"] == row["note"]
