@@ -65,3 +65,19 @@ def test_the_page_opens_on_open_alerts_and_lists_all_on_request(page, demo_site)
     assert silent.count() > 0
     assert not [t for t in silent.all_inner_texts() if "PM2.5" in t]
     check_accessibility(page)
+
+
+def test_map_markers_keep_the_map_style_on_the_alerts_page(page, demo_site):
+    """The page's button style (solid green) must not reach the map's marker buttons, which lie
+    transparent over their circles (it once drew green pills over the clusters)."""
+    page.goto(f"{demo_site.url}/alerts?lang=en&status=all")
+    page.wait_for_selector(".maplibregl-map[data-ready='true']", timeout=30_000)
+    markers = page.locator(".maplibregl-map .eb-marker.eb-cluster, .maplibregl-map .eb-site")
+    assert markers.count() > 0
+    backgrounds = set(markers.evaluate_all(
+        "els => els.map(e => getComputedStyle(e).backgroundColor)"))
+    assert backgrounds == {"rgba(0, 0, 0, 0)"}, backgrounds
+    # the page's own buttons keep theirs
+    filter_button = page.get_by_role("button", name="Filter")
+    assert filter_button.evaluate("e => getComputedStyle(e).backgroundColor") != \
+        "rgba(0, 0, 0, 0)"
