@@ -58,9 +58,7 @@ from ecobridge.errors import InvalidInput
 from ecobridge.governance.policy import (
     SYSTEM,
     Principal,
-    dataset_filter_sql,
-    full_access_sql,
-    location_sql,
+    located_sql,
     record_read,
 )
 from ecobridge.languages import localise
@@ -288,14 +286,12 @@ def export_camtrap_dp(store, principal: Principal, dataset: str | int) -> bytes:
 
 def _export_tables(store, principal: Principal, dataset_id: int
                    ) -> tuple[dict[str, list[dict]], bool]:
-    loc, loc_params = location_sql(principal, "c.geom", "d")
-    full, full_params = full_access_sql(principal, "d")
-    visible, visible_params = dataset_filter_sql(principal, "c.dataset_id")
+    policy = located_sql(principal, "c.geom", "c.dataset_id")
     deployments = store.dicts(
-        f"SELECT c.*, ST_Y({loc}) AS lat, ST_X({loc}) AS lon, {full} AS precise,"
-        " d.generalise_km FROM camtrap_deployments c JOIN datasets d ON d.id = c.dataset_id"
-        f" WHERE c.dataset_id = ? AND {visible} ORDER BY c.deployment_id",
-        [*loc_params, *loc_params, *full_params, dataset_id, *visible_params])
+        f"SELECT c.*, {policy.columns}"
+        " FROM camtrap_deployments c JOIN datasets d ON d.id = c.dataset_id"
+        f" WHERE c.dataset_id = ? AND {policy.where} ORDER BY c.deployment_id",
+        [*policy.columns_params, dataset_id, *policy.where_params])
     generalised = any(not d["precise"] for d in deployments)
     for d in deployments:
         d["latitude"], d["longitude"] = d["lat"], d["lon"]
@@ -307,17 +303,17 @@ def _export_tables(store, principal: Principal, dataset_id: int
     path, path_params = file_path_sql(principal, "c", "d")
     media = store.dicts(
         f"SELECT c.*, {path} AS shown_path FROM camtrap_media c"
-        f" JOIN datasets d ON d.id = c.dataset_id WHERE c.dataset_id = ? AND {visible}"
+        f" JOIN datasets d ON d.id = c.dataset_id WHERE c.dataset_id = ? AND {policy.where}"
         " ORDER BY c.deployment_id, c.timestamp, c.media_id",
-        [*path_params, dataset_id, *visible_params])
+        [*path_params, dataset_id, *policy.where_params])
     for m in media:  # the row stays (observations point at it), the path may not
         m["file_path"] = m.pop("shown_path") or WITHHELD_PATH
         if generalised:  # EXIF blocks may carry the camera's GPS position
             m["exif_data"] = None
     observations = store.dicts(
-        f"SELECT c.* FROM camtrap_observations c WHERE c.dataset_id = ? AND {visible}"
+        f"SELECT c.* FROM camtrap_observations c WHERE c.dataset_id = ? AND {policy.where}"
         " ORDER BY c.deployment_id, c.event_start, c.observation_id",
-        [dataset_id, *visible_params])
+        [dataset_id, *policy.where_params])
     return {"deployments": deployments, "media": media, "observations": observations}, \
         generalised
 

@@ -38,8 +38,7 @@ from ecobridge.catalog.service import get_dataset
 from ecobridge.governance.policy import (
     Principal,
     dataset_filter_sql,
-    full_access_sql,
-    location_sql,
+    located_sql,
     record_read,
 )
 
@@ -111,17 +110,14 @@ class OutFile:
 def export_rows(store, principal: Principal, dataset_id: int) -> tuple[list[dict], bool]:
     """The dataset's occurrences as Darwin Core rows, under the access policy, and whether
     their coordinates were generalised."""
-    loc, loc_params = location_sql(principal, "o.geom", "d")
-    full, full_params = full_access_sql(principal, "d")
-    visible, visible_params = dataset_filter_sql(principal, "o.dataset_id")
+    policy = located_sql(principal, "o.geom", "o.dataset_id")
     rows = store.dicts(
-        f"SELECT o.*, ST_Y({loc}) AS lat, ST_X({loc}) AS lon, {full} AS precise,"
-        " d.generalise_km, t.taxon_rank, t.kingdom, t.phylum, t.class, t.\"order\", t.family,"
-        " t.genus, t.vernacular_names->>'$.en' AS vernacular"
+        f"SELECT o.*, {policy.columns}, t.taxon_rank, t.kingdom, t.phylum, t.class,"
+        " t.\"order\", t.family, t.genus, t.vernacular_names->>'$.en' AS vernacular"
         " FROM occurrences o JOIN datasets d ON d.id = o.dataset_id"
         " LEFT JOIN taxa t ON t.id = o.taxon_id"
-        f" WHERE o.dataset_id = ? AND {visible} ORDER BY o.event_date, o.occurrence_id",
-        [*loc_params, *loc_params, *full_params, dataset_id, *visible_params])
+        f" WHERE o.dataset_id = ? AND {policy.where} ORDER BY o.event_date, o.occurrence_id",
+        [*policy.columns_params, dataset_id, *policy.where_params])
     generalised = any(not r["precise"] and r["lat"] is not None for r in rows)
     return [_dwc_row(r) for r in rows], generalised
 
@@ -168,21 +164,19 @@ def _iso(value) -> str | None:
 def kept_rows(store, principal: Principal, dataset_id: int) -> list[Kept]:
     """The extension (and Taxon or Event core) rows the dataset's imports kept, in the order
     they were kept, under the access policy."""
-    geom = "CASE WHEN x.lat IS NOT NULL AND x.lon IS NOT NULL THEN ST_Point(x.lon, x.lat) END"
-    loc, loc_params = location_sql(principal, geom, "d")
-    full, full_params = full_access_sql(principal, "d")
-    visible, visible_params = dataset_filter_sql(principal, "x.dataset_id")
+    geom = ("CASE WHEN x.record_lat IS NOT NULL AND x.record_lon IS NOT NULL"
+            " THEN ST_Point(x.record_lon, x.record_lat) END")
+    policy = located_sql(principal, geom, "x.dataset_id")
     rows = store.rows(
-        f"SELECT x.row_type, x.core_id, x.record, {full} AS precise, d.generalise_km,"
-        f" ST_Y({loc}) AS glat, ST_X({loc}) AS glon"
-        " FROM (SELECT *, rowid AS n, TRY_CAST(json_extract_string(record, ?) AS DOUBLE) AS lat,"
-        " TRY_CAST(json_extract_string(record, ?) AS DOUBLE) AS lon"
+        f"SELECT x.row_type, x.core_id, x.record, {policy.columns}"
+        " FROM (SELECT *, rowid AS n,"
+        " TRY_CAST(json_extract_string(record, ?) AS DOUBLE) AS record_lat,"
+        " TRY_CAST(json_extract_string(record, ?) AS DOUBLE) AS record_lon"
         " FROM dwca_extension_rows WHERE dataset_id = ?) x JOIN datasets d ON d.id = x.dataset_id"
-        f" WHERE {visible} ORDER BY x.run_id, x.n",
-        [*full_params, *loc_params, *loc_params, f'$."{LAT}"', f'$."{LON}"', dataset_id,
-         *visible_params])
+        f" WHERE {policy.where} ORDER BY x.run_id, x.n",
+        [*policy.columns_params, f'$."{LAT}"', f'$."{LON}"', dataset_id, *policy.where_params])
     out = []
-    for row_type, core_id, record, precise, km, glat, glon in rows:
+    for row_type, core_id, record, glat, glon, precise, km in rows:
         record = json.loads(record)
         if not precise:
             if row_type in MEDIA_ROW_TYPES:

@@ -127,6 +127,32 @@ def location_sql(principal: Principal, geom: str, alias: str = "d") -> tuple[str
     return f"(CASE WHEN {full} THEN {geom} ELSE {snapped} END)", params
 
 
+@dataclass(frozen=True)
+class LocatedSql:
+    """The three policy parts of a read of located rows of one dataset, built together so no
+    read site can take the position without the precise flag or the visibility filter.
+
+    `columns` selects `lat`, `lon` (generalised where the reader lacks full access),
+    `precise` and `generalise_km`; `where` keeps only rows of datasets the reader sees."""
+
+    columns: str
+    columns_params: list
+    where: str
+    where_params: list
+
+
+def located_sql(principal: Principal, geom: str, dataset_column: str,
+                alias: str = "d") -> LocatedSql:
+    """For a query joining `datasets AS alias` to rows whose point is `geom` and whose dataset
+    id is `dataset_column`."""
+    loc, loc_params = location_sql(principal, geom, alias)
+    full, full_params = full_access_sql(principal, alias)
+    where, where_params = dataset_filter_sql(principal, dataset_column)
+    columns = (f"ST_Y({loc}) AS lat, ST_X({loc}) AS lon, {full} AS precise,"
+               f" {alias}.generalise_km")
+    return LocatedSql(columns, [*loc_params, *loc_params, *full_params], where, where_params)
+
+
 WRITE_ROLES = ("admin", "publisher")
 
 
