@@ -224,3 +224,25 @@ def test_alerts_page_is_translated(site, lang, who):
     assert response.status_code == 200 and f'<html lang="{lang}">' in response.text
     assert rows(response.text)
     assert_translated(response.text, f"/alerts as {who or 'anonymous'} in {lang}")
+
+
+@pytest.mark.parametrize("lang", ["zh", "ru"])
+def test_default_rule_names_are_translated_and_others_stay_as_named(lang):
+    """The platform's own rules carry its text, so a zh or ru reader reads their names in their
+    language; a rule an owner named keeps its name."""
+    from ecobridge.alerts.defaults import DEFAULT_RULES
+    from ecobridge.web.render import environment
+
+    row = environment(lang).get_template("alerts/_row.html")
+    for rule in [*DEFAULT_RULES, {"name": "above 100 open-air", "kind": "threshold"}]:
+        alert = {"id": 1, "severity": "minor", "status": "open", "observed_property": "pm25",
+                 "rule": {"id": 1, "name": rule["name"], "kind": rule["kind"]},
+                 "station": {"name": "Station"}, "location_generalised": False,
+                 "started_at": None, "last_seen_at": None, "ended_at": None,
+                 "dataset": "open-air", "peak_value": None, "incident_id": None}
+        html = row.render(alert=alert, titles={}, triage=set())
+        heading = re.search(r'<th scope="row">\s*(.*?)\s*<div', html, re.S).group(1)
+        if rule in DEFAULT_RULES:
+            assert rule["name"] not in heading and heading.strip(), heading
+        else:
+            assert heading == f'<span translate="no">{rule["name"]}</span>'
