@@ -37,6 +37,7 @@ from ecobridge.biodiversity.archive import (
 from ecobridge.biodiversity.dwca_export import export_dwca, export_rows
 from ecobridge.biodiversity.runs import Reject, fail_run, finish_run, open_run, run_report
 from ecobridge.governance.policy import SYSTEM, Principal
+from ecobridge.monitoring.reasons import Reason, reason
 from ecobridge.monitoring.report import IngestReport, RowCounts
 
 # Darwin Core term -> occurrences column; other terms of a row go to `properties`.
@@ -126,7 +127,8 @@ def _shorts(f: DataFile) -> list[Reject]:
     need = 1 + max([x.index for x in f.spec.fields if x.index is not None]
                    + [f.spec.id_index if f.spec.id_index is not None else -1])
     return [Reject(f.location, row, None, None,
-                   f"the row has {n} fields; meta.xml maps {need}") for row, n in f.short]
+                   reason("dwca-short-row", fields=n, meta="meta.xml", mapped=need))
+            for row, n in f.short]
 
 
 def _columns(f: DataFile) -> dict[str, list[str | None]]:
@@ -144,7 +146,7 @@ def _record(f: DataFile, i: int) -> dict:
 def _orphans(ext: DataFile, accepted: set) -> dict[int, Reject]:
     """Extension rows whose core id names no accepted core row, by index."""
     return {i: Reject(ext.location, ext.rows[i], "coreid", core_id,
-                      "no accepted core row has this id" if core_id else "the core id is empty",
+                      reason("dwca-orphan" if core_id else "dwca-core-id-empty"),
                       _record(ext, i))
             for i, core_id in enumerate(ext.ids) if core_id is None or core_id not in accepted}
 
@@ -174,14 +176,15 @@ def _core_records(store, core: DataFile, row_type: str, records: list
             first[core_id] = core.rows[i]
         if core_id is None:
             rejects.append(Reject(core.location, core.rows[i], "id", None,
-                                  "the core id is empty", _record(core, i)))
+                                  reason("dwca-core-id-empty"), _record(core, i)))
         elif first[core_id] != core.rows[i]:
             rejects.append(Reject(core.location, core.rows[i], "id", core_id,
-                                  f"duplicate core id; first at row {first[core_id]}",
+                                  reason("dwca-core-id-duplicate", row=first[core_id]),
                                   _record(core, i)))
         elif row_type == TAXON and not values[core_id].get("scientificName"):
             rejects.append(Reject(core.location, core.rows[i], "scientificName", None,
-                                  "scientificName is required", _record(core, i)))
+                                  reason("dwca-required", term="scientificName"),
+                                  _record(core, i)))
         else:
             accepted.add(core_id)
     records += [(row_type, core.ids[i], _record(core, i)) for i in range(len(core.rows))
@@ -224,35 +227,42 @@ def _occurrences(store, dataset_id: int, principal: Principal, f: DataFile, tabl
         f"TRY_CAST({c('coordinateUncertaintyInMeters')} AS DOUBLE)"
     date = _DATE.format(c=c("eventDate"))
     vocabulary = ", ".join(f"'{v}'" for v in service.BASIS_OF_RECORD)
+    # (field, failing condition, reason code, its parameters; FIRST: the row of the first
+    # occurrence with the same occurrenceID)
     checks = [
-        ("occurrenceID", f"{c('occurrenceID')} IS NULL", "'occurrenceID is required'"),
+        ("occurrenceID", f"{c('occurrenceID')} IS NULL", "dwca-required",
+         {"term": "occurrenceID"}),
         ("occurrenceID", f"{c('occurrenceID')} IS NOT NULL AND _dup > 1",
-         "'duplicate occurrenceID; first at row ' || _first"),
-        ("basisOfRecord", f"{c('basisOfRecord')} IS NULL", "'basisOfRecord is required'"),
-        ("basisOfRecord", f"{c('basisOfRecord')} NOT IN ({vocabulary})",
-         f"'basisOfRecord must be one of {', '.join(service.BASIS_OF_RECORD)}'"),
-        ("scientificName", f"{c('scientificName')} IS NULL", "'scientificName is required'"),
+         "dwca-occurrence-id-duplicate", {"term": "occurrenceID", "row": FIRST}),
+        ("basisOfRecord", f"{c('basisOfRecord')} IS NULL", "dwca-required",
+         {"term": "basisOfRecord"}),
+        ("basisOfRecord", f"{c('basisOfRecord')} NOT IN ({vocabulary})", "dwca-basis-of-record",
+         {"term": "basisOfRecord", "values": ", ".join(service.BASIS_OF_RECORD)}),
+        ("scientificName", f"{c('scientificName')} IS NULL", "dwca-required",
+         {"term": "scientificName"}),
         ("decimalLatitude", f"{c('decimalLatitude')} IS NOT NULL AND ({lat} IS NULL"
-         f" OR {lat} NOT BETWEEN -90 AND 90)", "'not a latitude in -90..90'"),
+         f" OR {lat} NOT BETWEEN -90 AND 90)", "dwca-latitude", {}),
         ("decimalLongitude", f"{c('decimalLongitude')} IS NOT NULL AND ({lon} IS NULL"
-         f" OR {lon} NOT BETWEEN -180 AND 180)", "'not a longitude in -180..180'"),
+         f" OR {lon} NOT BETWEEN -180 AND 180)", "dwca-longitude", {}),
         ("decimalLongitude", f"({lat} IS NULL) <> ({lon} IS NULL)",
-         "'decimalLatitude and decimalLongitude come together'"),
+         "dwca-coordinates-together",
+         {"latitude": "decimalLatitude", "longitude": "decimalLongitude"}),
         ("individualCount", f"{c('individualCount')} IS NOT NULL AND coalesce({count} < 0,"
-         " true)", "'not a whole number of at least 0'"),
+         " true)", "dwca-individual-count", {}),
         ("coordinateUncertaintyInMeters", f"{c('coordinateUncertaintyInMeters')} IS NOT NULL"
-         f" AND coalesce({unc} <= 0, true)", "'not a positive number of metres'"),
-        ("eventDate", f"{c('eventDate')} IS NOT NULL AND {date} IS NULL",
-         "'not an ISO 8601 date, date-time or interval'"),
+         f" AND coalesce({unc} <= 0, true)", "dwca-uncertainty", {}),
+        ("eventDate", f"{c('eventDate')} IS NOT NULL AND {date} IS NULL", "dwca-event-date", {}),
         ("occurrenceStatus", f"lower({c('occurrenceStatus')}) NOT IN ('present', 'absent')",
-         "'occurrenceStatus must be present or absent'"),
+         "dwca-occurrence-status",
+         {"term": "occurrenceStatus", "present": "present", "absent": "absent"}),
     ]
     base = (f"(SELECT *, row_number() OVER (PARTITION BY {c('occurrenceID')} ORDER BY _row)"
             f" AS _dup, min(_row) OVER (PARTITION BY {c('occurrenceID')}) AS _first"
             " FROM incoming) i")
     failing = " UNION ALL ".join(
-        f"SELECT _row, ? AS field, CAST({c(field)} AS VARCHAR) AS value, {reason} AS reason"
-        f" FROM {base} WHERE coalesce({cond}, false)" for field, cond, reason in checks)
+        f"SELECT _row, ? AS field, CAST({c(field)} AS VARCHAR) AS value, {i} AS check_no,"
+        f" _first FROM {base} WHERE coalesce({cond}, false)"
+        for i, (field, cond, _, _) in enumerate(checks))
     properties = [n for n in names if n not in OCCURRENCE_TERMS]
     entries = ", ".join(f"{{'k': ?, 'v': {c(n)}}}" for n in properties)
     select = ", ".join([*(f"{c(term)} AS {column}" for term, column in OCCURRENCE_TERMS.items()
@@ -274,7 +284,7 @@ def _occurrences(store, dataset_id: int, principal: Principal, f: DataFile, tabl
     cur.register("incoming", arrow)
     try:
         bad = cur.execute(f"SELECT * FROM ({failing}) ORDER BY _row, field",
-                          [field for field, _, _ in checks]).fetchall()
+                          [field for field, *_ in checks]).fetchall()
         bad_rows = sorted({r[0] for r in bad})
         good = cur.execute(
             f"SELECT {select} FROM incoming WHERE _row NOT IN (SELECT unnest(?::BIGINT[]))"
@@ -282,9 +292,9 @@ def _occurrences(store, dataset_id: int, principal: Principal, f: DataFile, tabl
     finally:
         cur.unregister("incoming")
     by_row = {r: i for i, r in enumerate(rows)}
-    rejects = [Reject(f.location, row, field, value, reason,
+    rejects = [Reject(f.location, row, field, value, _check_reason(checks[check], first),
                       {n: table[n][by_row[row]] for n in names if table[n][by_row[row]]})
-               for row, field, value, reason in bad]
+               for row, field, value, check, first in bad]
     accepted_ids = good["occurrence_id"].to_pylist()
     existing = {r[0] for r in store.rows(
         "SELECT occurrence_id FROM occurrences WHERE dataset_id = ?"
@@ -295,6 +305,14 @@ def _occurrences(store, dataset_id: int, principal: Principal, f: DataFile, tabl
     added += occurrences["occurrence_id"].to_pylist()
     service.add_occurrences(store, dataset=dataset_id, rows=occurrences, principal=principal)
     return occurrences.num_rows, rejects, accepted_ids
+
+
+FIRST = object()  # stands for the row of a check's first occurrence (`_first` in the SQL)
+
+
+def _check_reason(check: tuple, first: int) -> Reason:
+    _field, _cond, code, params = check
+    return Reason(code, {k: first if v is FIRST else v for k, v in params.items()})
 
 
 def _add_taxa(store, table: pa.Table) -> None:

@@ -17,7 +17,14 @@ from pathlib import Path
 from ecobridge.catalog.service import resolve_dataset_id
 from ecobridge.errors import EcobridgeError, InvalidInput
 from ecobridge.governance.policy import Principal, require_write
-from ecobridge.monitoring.report import IngestReport, RowCounts, load_report, quarantined
+from ecobridge.monitoring.reasons import Reason
+from ecobridge.monitoring.report import (
+    IngestReport,
+    RowCounts,
+    load_report,
+    quarantined,
+    reason_columns,
+)
 
 
 @dataclass
@@ -26,7 +33,7 @@ class Reject:
     row: int | None
     field: str | None
     value: str | None
-    reason: str
+    reason: Reason | str
     raw: dict | None = None
 
 
@@ -72,9 +79,9 @@ def finish_run(cur, run_id: int, counts: RowCounts, rejects: list[Reject],
         "rows accepted != inserted + unchanged"
     if rejects:
         cur.executemany(
-            "INSERT INTO quarantine (run_id, file, row_number, field, value, reason, raw)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [[run_id, r.file, r.row or 0, r.field, r.value, r.reason,
+            "INSERT INTO quarantine (run_id, file, row_number, field, value, reason,"
+            " reason_code, reason_params, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[run_id, r.file, r.row or 0, r.field, r.value, *reason_columns(r.reason),
               json.dumps(r.raw, ensure_ascii=False, default=str) if r.raw is not None else None]
              for r in rejects])
     cur.execute(

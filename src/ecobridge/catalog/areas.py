@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ecobridge.errors import InvalidInput
 from ecobridge.monitoring.mapping import Mapping, pick
+from ecobridge.monitoring.reasons import reason
 from ecobridge.monitoring.report import Counts, Reject
 
 KINDS = ("protected_area", "key_biodiversity_area", "river_basin", "admin_boundary",
@@ -72,15 +73,15 @@ def ingest_areas(cur, dataset_id: int, path: Path, mapping: Mapping,
         geom = shapely.from_wkb(wkb) if wkb is not None else None
         problem = None
         if not code:
-            problem = ("code", None, "missing area code")
+            problem = ("code", None, reason("missing-area-code"))
         elif code in seen:
-            problem = ("code", code, f"duplicate of row {seen[code]}")
+            problem = ("code", code, reason("duplicate-row", row=seen[code]))
         elif kind not in KINDS:
-            problem = ("kind", kind or None, f"kind must be one of {', '.join(KINDS)}")
+            problem = ("kind", kind or None, reason("area-kind", kinds=", ".join(KINDS)))
         elif geom is None or geom.is_empty:
-            problem = ("geometry", None, "missing geometry")
+            problem = ("geometry", None, reason("missing-geometry"))
         elif geom.geom_type not in ("Polygon", "MultiPolygon"):
-            problem = ("geometry", geom.geom_type, "not a polygon")
+            problem = ("geometry", geom.geom_type, reason("not-polygon"))
         if problem:
             rejects.append(Reject(i, *problem, raw))
             continue

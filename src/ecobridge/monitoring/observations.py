@@ -34,6 +34,7 @@ from ecobridge.monitoring import csv_arrow
 from ecobridge.monitoring.mapping import Mapping
 from ecobridge.monitoring.merge import Rows, merge_and_write
 from ecobridge.monitoring.properties import datastream_ids, load_properties
+from ecobridge.monitoring.reasons import Reason, reason
 from ecobridge.monitoring.report import Counts
 from ecobridge.monitoring.sources import Table, csv_error, ident
 from ecobridge.monitoring.stations import create_station
@@ -43,8 +44,9 @@ REQUIRED = ("station", "variable", "time", "value", "unit")
 COORDS = {"lat": ("lat", "latitude"), "lon": ("lon", "lng", "longitude")}
 # problem codes computed in SQL
 T_MISSING, T_BAD, T_NAIVE, V_BAD, V_MISSING = 1, 2, 4, 8, 16
-TIME_REASONS = {T_MISSING: "missing time", T_NAIVE: "time has no UTC offset and no time zone "
-                "is declared for the file", T_BAD: "not a valid time"}
+TIME_REASONS = {T_MISSING: reason("time-missing"), T_NAIVE: reason("time-no-offset"),
+                T_BAD: reason("time-invalid")}
+VALUE_REASON = reason("value-not-number")
 OFFSET_RE = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)$"
 # ISO 8601 allows hh:mm without seconds; DuckDB's cast wants them before an offset
 NO_SECONDS_RE = r"^(\d{4}-\d\d-\d\d[T ]\d\d:\d\d)([Zz+-])"
@@ -246,7 +248,7 @@ class Keys:
     g: np.ndarray  # datastream group per key, -1 when the key's rows are rejected
     factor: np.ndarray
     offset: np.ndarray
-    reason: list[str | None]
+    reason: list[Reason | None]
     field: list[str | None]
     value: list[str | None]
     ds_of_g: np.ndarray  # datastream id per group, ascending
@@ -262,7 +264,7 @@ def resolve_keys(cur, dataset_id: int, key_rows: list[tuple], mapping: Mapping) 
     coords = _station_coords(key_rows)
     n = len(key_rows)
     factor, offset = np.ones(n), np.zeros(n)
-    reason: list[str | None] = [None] * n
+    reasons: list[Reason | None] = [None] * n
     field: list[str | None] = [None] * n
     value: list[str | None] = [None] * n
     pair_of: dict[int, tuple[int, int]] = {}
@@ -282,15 +284,17 @@ def resolve_keys(cur, dataset_id: int, key_rows: list[tuple], mapping: Mapping) 
                 conv = conversion(unit_used, prop.canonical_unit, prop.molar_mass)
                 factor[i], offset[i] = conv.factor, conv.offset
             except UnitError as exc:
-                problem = ("unit", unit_used, f"{exc} ({code})")
+                problem = ("unit", unit_used,
+                           reason("unit-for-property", problem=exc.reason, property=code))
         if problem is None and station not in things:
             where = coords.get(station)
             if isinstance(where, tuple):
                 things[station] = create_station(cur, dataset_id, station, station, *where)
             else:
-                problem = ("station", station, f"unknown station {station!r}" + (where or ""))
+                problem = ("station", station, reason(where or "unknown-station",
+                                                      station=station))
         if problem is not None:
-            field[i], value[i], reason[i] = problem
+            field[i], value[i], reasons[i] = problem
             continue
         pair_of[i] = (things[station], props[code].id)
     ds_map, created = datastream_ids(cur, dataset_id, set(pair_of.values()), props_by_id)
@@ -302,24 +306,24 @@ def resolve_keys(cur, dataset_id: int, key_rows: list[tuple], mapping: Mapping) 
     prop_of_ds = {ds_map[p]: p[1] for p in pair_of.values()}
     configs = [props_by_id[prop_of_ds[int(ds)]].qc for ds in ds_of_g]
     hashes = pa.array([r[0] for r in key_rows], type=pa.uint64())
-    return Keys(hashes, g, factor, offset, reason, field, value, ds_of_g, configs, created)
+    return Keys(hashes, g, factor, offset, reasons, field, value, ds_of_g, configs, created)
 
 
 def _key_problem(station, variable, code, unit, props) -> tuple | None:
     if not station:
-        return "station", station, "missing station"
+        return "station", station, reason("missing-station")
     if not variable:
-        return "variable", variable, "missing variable"
+        return "variable", variable, reason("missing-variable")
     if code not in props:
-        return "variable", variable, f"unknown observed property {code!r}"
+        return "variable", variable, reason("unknown-property", property=code)
     if not unit:
-        return "unit", unit, "missing unit"
+        return "unit", unit, reason("missing-unit")
     return None
 
 
 def _station_coords(key_rows: list[tuple]) -> dict:
-    """Per station code: (lon, lat) when every row of it gives the same valid point, else a
-    remark on why its rows cannot create the station."""
+    """Per station code: (lon, lat) when every row of it gives the same valid point, else the
+    code of the reason why its rows cannot create the station (monitoring/reasons.py)."""
     spans: dict[str, list] = {}
     for row in key_rows:
         if len(row) < 9 or row[1] is None:
@@ -334,11 +338,11 @@ def _station_coords(key_rows: list[tuple]) -> dict:
     out: dict = {}
     for code, (la0, la1, lo0, lo1, gap) in spans.items():
         if gap or la0 == math.inf:
-            out[code] = " (some of its rows have no lat/lon)"
+            out[code] = "unknown-station-no-coordinates"
         elif la0 != la1 or lo0 != lo1:
-            out[code] = " (its rows give different lat/lon)"
+            out[code] = "unknown-station-moving"
         elif abs(la0) > 90 or abs(lo0) > 180:
-            out[code] = " (lat/lon out of range)"
+            out[code] = "unknown-station-out-of-range"
         else:
             out[code] = (lo0, la0)
     return out
@@ -485,12 +489,14 @@ def ingest_observations(cur, *, dataset_id: int, run_id: int, table: Table, mapp
 
 
 def _duplicates_table(merged) -> pa.Table:
-    reasons = [f"duplicate of row {r} (same station, variable and time)"
-               for r in merged.duplicate_of.tolist()]
+    firsts = merged.duplicate_of.tolist()
+    reasons = [reason("duplicate-observation", row=r) for r in firsts]
     return pa.table({"pos": merged.duplicate_pos.astype(np.int64),
                      "rn": merged.duplicate_rn.astype(np.int64),
                      "field": pa.array(["time"] * len(reasons), type=pa.string()),
-                     "reason": pa.array(reasons, type=pa.string())})
+                     "reason": pa.array([r.text for r in reasons], type=pa.string()),
+                     "code": pa.array(["duplicate-observation"] * len(reasons), type=pa.string()),
+                     "params": pa.array([f'{{"row": {r}}}' for r in firsts], type=pa.string())})
 
 
 def _reject_table(pos, rn, ki, code, key_bad, time_bad, value_bad, keys: Keys) -> pa.Table:
@@ -499,10 +505,22 @@ def _reject_table(pos, rn, ki, code, key_bad, time_bad, value_bad, keys: Keys) -
     tb = np.flatnonzero(~key_bad & time_bad)
     vb = np.flatnonzero(~key_bad & ~time_bad & value_bad)
     tcode = code[tb]
-    time_reason = np.where(tcode & T_MISSING, TIME_REASONS[T_MISSING],
-                           np.where(tcode & T_NAIVE, TIME_REASONS[T_NAIVE],
-                                    TIME_REASONS[T_BAD]))
-    reason_by_key = np.array([r or "" for r in keys.reason], dtype=object)
+    time_code = np.where(tcode & T_MISSING, T_MISSING, np.where(tcode & T_NAIVE, T_NAIVE, T_BAD))
+
+    def by_time(part) -> np.ndarray:
+        table = np.empty(T_NAIVE + 1, dtype=object)
+        for c, r in TIME_REASONS.items():
+            table[c] = part(r)
+        return table[time_code]
+
+    def by_key(part) -> np.ndarray:
+        return np.array([part(r) if r else "" for r in keys.reason], dtype=object)[ki[kb]]
+
+    def column(part, value_part) -> pa.Array:
+        return pa.array(np.concatenate((by_key(part), by_time(part),
+                                        np.full(len(vb), value_part, object))),
+                        type=pa.string())
+
     field_by_key = np.array([f or "" for f in keys.field], dtype=object)
     return pa.table({
         "pos": np.concatenate((pos[kb], pos[tb], pos[vb])).astype(np.int64),
@@ -510,9 +528,9 @@ def _reject_table(pos, rn, ki, code, key_bad, time_bad, value_bad, keys: Keys) -
         "field": pa.array(np.concatenate((field_by_key[ki[kb]], np.full(len(tb), "time", object),
                                           np.full(len(vb), "value", object))),
                           type=pa.string()),
-        "reason": pa.array(np.concatenate((reason_by_key[ki[kb]], time_reason.astype(object),
-                                           np.full(len(vb), "value is not a number", object))),
-                           type=pa.string()),
+        "reason": column(lambda r: r.text, VALUE_REASON.text),
+        "code": column(lambda r: r.code, VALUE_REASON.code),
+        "params": column(lambda r: r.params_json(), VALUE_REASON.params_json()),
     })
 
 
@@ -532,12 +550,13 @@ def _write_quarantine(cur, rel: Relation, table: Table, run_id: int, rejects: pa
         fields.append(f"CAST({sql} AS VARCHAR) AS f_{name}")
         field_params += p
     sql = f"""
-        INSERT INTO quarantine (run_id, row_number, field, value, reason, raw)
+        INSERT INTO quarantine (run_id, row_number, field, value, reason, reason_code,
+                                reason_params, raw)
         SELECT ?, r.rn, r.field,
                CASE r.field WHEN 'station' THEN s.f_station WHEN 'variable' THEN s.f_variable
                  WHEN 'time' THEN s.f_time WHEN 'value' THEN s.f_value
                  WHEN 'unit' THEN s.f_unit END,
-               r.reason, s.raw
+               r.reason, r.code, CAST(r.params AS JSON), s.raw
         FROM __eb_rejects r JOIN (
             SELECT row_number() OVER () AS __pos, {', '.join(fields)},
                    json_object({', '.join(pairs)}) AS raw

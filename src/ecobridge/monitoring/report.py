@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ecobridge.errors import NotFound
+from ecobridge.monitoring.reasons import Reason
 
 
 @dataclass
@@ -49,8 +50,15 @@ class Reject:
     row: int
     field: str | None
     value: str | None
-    reason: str
+    reason: Reason | str  # a plain text has no code: the pages show it as it is
     raw: dict | None = None
+
+
+def reason_columns(reason: Reason | str) -> list:
+    """(reason, reason_code, reason_params) as the quarantine stores them."""
+    if isinstance(reason, Reason):
+        return [reason.text, reason.code, reason.params_json()]
+    return [reason, None, None]
 
 
 def write_rejects(cur, run_id: int, rejects: list[Reject]) -> None:
@@ -58,9 +66,9 @@ def write_rejects(cur, run_id: int, rejects: list[Reject]) -> None:
     if not rejects:
         return
     cur.executemany(
-        "INSERT INTO quarantine (run_id, row_number, field, value, reason, raw)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        [[run_id, r.row, r.field, r.value, r.reason,
+        "INSERT INTO quarantine (run_id, row_number, field, value, reason, reason_code,"
+        " reason_params, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [[run_id, r.row, r.field, r.value, *reason_columns(r.reason),
           json.dumps(r.raw, ensure_ascii=False, default=str) if r.raw is not None else None]
          for r in rejects])
 
@@ -73,15 +81,18 @@ _RUN_COLUMNS = ("id", "dataset_id", "kind", "file_name", "status", "started_at",
 def quarantined(store, run_id: int, limit: int | None, *,
                 by_file: bool = False) -> list[dict]:
     """A run's rejects in file order (up to `limit`), each with its raw row decoded;
-    `by_file` for archives, whose rejects also name the file inside the archive."""
+    `by_file` for archives, whose rejects also name the file inside the archive. Beside the
+    English `reason`, `reason_code` and `reason_params` (monitoring/reasons.py; None for rows
+    stored before there were codes) let a reader show it in another language."""
     order = "file, row_number" if by_file else "row_number"
-    sql = (f"SELECT {order}, field, value, reason, raw FROM quarantine WHERE run_id = ?"
-           f" ORDER BY {order}, field")
+    sql = (f"SELECT {order}, field, value, reason, reason_code, reason_params, raw"
+           f" FROM quarantine WHERE run_id = ? ORDER BY {order}, field")
     params: list = [run_id]
     if limit is not None:
         sql += " LIMIT ?"
         params.append(limit)
-    return [dict(r, raw=json.loads(r["raw"]) if r["raw"] else None)
+    return [dict(r, raw=json.loads(r["raw"]) if r["raw"] else None,
+                 reason_params=json.loads(r["reason_params"]) if r["reason_params"] else None)
             for r in store.dicts(sql, params)]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ecobridge.errors import InvalidInput
 from ecobridge.monitoring.mapping import Mapping, pick
+from ecobridge.monitoring.reasons import reason
 from ecobridge.monitoring.report import Counts, Reject
 from ecobridge.monitoring.sources import csv_error, file_format, ident, open_table
 
@@ -162,18 +163,18 @@ def _check(row: dict, mapping: Mapping, seen: dict[str, int]):
     """(field, value, reason) of the first problem of a station row, or None."""
     code = _pick(row, "code", mapping)
     if code is None or not str(code).strip():
-        return "code", None, "missing station code"
+        return "code", None, reason("missing-station-code")
     code = str(code).strip()
     if code in seen:
-        return "code", code, f"duplicate of row {seen[code]}"
-    for field, limit in (("lat", 90.0), ("lon", 180.0)):
+        return "code", code, reason("duplicate-row", row=seen[code])
+    for field, limit in (("lat", 90), ("lon", 180)):
         value = _pick(row, field, mapping)
         if value is None or str(value).strip() == "":
-            return field, None, f"missing {field}"
+            return field, None, reason("missing-coordinate", field=field)
         try:
             number = float(str(value).replace(",", "."))
         except ValueError:
-            return field, str(value), f"{field} is not a number"
+            return field, str(value), reason("coordinate-not-number", field=field)
         if not math.isfinite(number) or abs(number) > limit:
-            return field, str(value), f"{field} outside -{limit:g}..{limit:g}"
+            return field, str(value), reason("coordinate-out-of-range", field=field, limit=limit)
     return None

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from ecobridge.monitoring.reasons import reason
+
 MOLAR_VOLUME_L = 24.45  # L/mol of an ideal gas at 298.15 K and 101.325 kPa
 MIXING_RATIOS = {"ppm": 1e-6, "ppb": 1e-9, "ppmv": 1e-6, "ppbv": 1e-9}
 
@@ -34,7 +36,12 @@ _UCUM_POWER = re.compile(r"([A-Za-z\]])(\d)")
 
 
 class UnitError(ValueError):
-    """The unit is unknown or cannot be converted; the message is the rejection reason."""
+    """The unit is unknown or cannot be converted; the message is the rejection reason, and
+    `reason` its code and parameters (monitoring/reasons.py)."""
+
+    def __init__(self, code: str, **params) -> None:
+        self.reason = reason(code, **params)
+        super().__init__(self.reason.text)
 
 
 @dataclass(frozen=True)
@@ -68,7 +75,7 @@ def conversion(unit: str, canonical: str, molar_mass: float | None = None) -> Co
     """How to turn values in `unit` into `canonical`; raises UnitError with the reason."""
     unit = (unit or "").strip()
     if not unit:
-        raise UnitError("no unit given")
+        raise UnitError("unit-none")
     if unit == canonical:  # the common case needs no unit registry
         return Conversion(factor=1.0)
     reg = registry()
@@ -78,28 +85,27 @@ def conversion(unit: str, canonical: str, molar_mass: float | None = None) -> Co
     try:
         source = reg.Quantity(1.0, to_pint(unit))
     except Exception:
-        raise UnitError(f"unknown unit {unit!r}") from None
+        raise UnitError("unit-unknown", unit=unit) from None
     try:
         target_unit = reg.Unit(to_pint(canonical))
         zero = reg.Quantity(0.0, source.units).to(target_unit).magnitude
         one = source.to(target_unit).magnitude
     except Exception:
-        raise UnitError(f"unit {unit!r} cannot be converted to {canonical!r}") from None
+        raise UnitError("unit-not-convertible", unit=unit, canonical=canonical) from None
     return Conversion(factor=float(one - zero), offset=float(zero))
 
 
 def _mixing_ratio(unit: str, ratio: float, canonical: str,
                   molar_mass: float | None) -> Conversion:
     if molar_mass is None:
-        raise UnitError(f"unit {unit!r} is a gas mixing ratio; it converts to {canonical!r} "
-                        "only for a gas with a known molar mass")
+        raise UnitError("unit-mixing-ratio", unit=unit, canonical=canonical)
     reg = registry()
     try:
         # mol of gas per m3 of air at the reference state, times g/mol, gives g/m3 per unit ratio
         per_m3 = reg.Quantity(ratio * 1000.0 / MOLAR_VOLUME_L * molar_mass, "g/m**3")
         factor = per_m3.to(to_pint(canonical)).magnitude
     except Exception:
-        raise UnitError(f"unit {unit!r} cannot be converted to {canonical!r}") from None
+        raise UnitError("unit-not-convertible", unit=unit, canonical=canonical) from None
     return Conversion(factor=float(factor))
 
 

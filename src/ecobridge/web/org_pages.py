@@ -32,6 +32,14 @@ from ecobridge.languages import localise
 from ecobridge.monitoring import ingest_api
 from ecobridge.monitoring.mapping import KINDS
 from ecobridge.web.i18n import PageLanguageDep
+from ecobridge.web.ingest_report import (
+    ARCHIVES,
+    archive_kind,
+    archive_rejects,
+    import_archive,
+    reject_reason,
+    takes,
+)
 from ecobridge.web.org_errors import (
     FormPrincipalDep,
     Refusal,
@@ -258,7 +266,8 @@ def revoke_token(request: Request, store: StoreDep, principal: FormPrincipalDep,
 # -- /upload -----------------------------------------------------------------------------------
 def _publishable(store, principal: Principal, lang: str) -> list[dict]:
     """Datasets the reader may write to: publishers and admins of the owner, platform admins."""
-    return [{"slug": r["slug"], "title": localise(r["title"], lang), "owner": r["owner"]}
+    return [{"slug": r["slug"], "title": localise(r["title"], lang), "owner": r["owner"],
+             "takes": takes(r)}
             for r in list_datasets(store, principal)
             if principal.is_platform_admin or principal.roles.get(r["owner_org_id"]) in WRITE_ROLES]
 
@@ -266,7 +275,7 @@ def _publishable(store, principal: Principal, lang: str) -> list[dict]:
 def _upload_page(request: Request, store, principal: Principal, lang: str, *, status: int = 200,
                  error: Refusal | None = None, chosen: str | None = None) -> HTMLResponse:
     return render(request, "org/upload.html", lang=lang, status=status, error=error,
-                  datasets=_publishable(store, principal, lang), kinds=KINDS,
+                  datasets=_publishable(store, principal, lang), kinds=(*KINDS, *ARCHIVES),
                   chosen=chosen or request.query_params.get("dataset"))
 
 
@@ -306,11 +315,16 @@ def upload_submit(request: Request, store: StoreDep, principal: FormPrincipalDep
             raise InvalidInput("choose a dataset", field="dataset")
         if file is None or not file.filename:
             raise InvalidInput("choose a file to upload", field="file")
-        if kind and kind not in KINDS:
-            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
+        if kind and kind not in KINDS and kind not in ARCHIVES:
+            raise InvalidInput(f"kind must be one of {', '.join((*KINDS, *ARCHIVES))}",
+                               field="kind")
         if timezone and not re.fullmatch(TIMEZONE, timezone):
             raise InvalidInput("timezone must be an IANA name such as Asia/Almaty",
                                field="timezone")
+        archive = archive_kind(file, kind)
+        if archive:  # Darwin Core Archive or Camtrap DP: imported in the request, as the API
+            run_id = import_archive(request, store, principal, dataset, file, archive)
+            return RedirectResponse(f"/upload/runs/{run_id}", status_code=303)
         job = ingest_api.upload(request, store, principal, dataset, file, kind or None,
                                 timezone or None, _mapping_json(mapping))
     except EcobridgeError as exc:
@@ -326,10 +340,11 @@ def _run(store, principal: Principal, run: str) -> dict:
     found = ingest_api.job_status(store, principal, run)
     if "job" in found:
         return found
-    return {"job": None, "dataset": None, "file_name": found.get("file"), "kind": found["kind"],
-            "status": found["status"], "run_id": found["run_id"], "report": found,
-            "error": found.get("message") if found["status"] == "failed" else None,
-            "progress": None}
+    return archive_rejects(store, {
+        "job": None, "dataset": None, "file_name": found.get("file"), "kind": found["kind"],
+        "status": found["status"], "run_id": found["run_id"], "report": found,
+        "error": found.get("message") if found["status"] == "failed" else None,
+        "progress": None})
 
 
 @router.get("/upload/runs/{run}", response_class=HTMLResponse)
@@ -343,6 +358,7 @@ def run_page(request: Request, store: StoreDep, principal: PrincipalDep,
     template = ("org/_run.html" if request.headers.get("hx-request") == "true"
                 else "org/run.html")
     response = render(request, template, lang=lang, job=job, run=run,
+                      reject_reason=lambda reject: reject_reason(lang, reject),
                       alternate=f"/api/v1/ingest-runs/{run}")
     response.headers["Cache-Control"] = "no-store"
     return response

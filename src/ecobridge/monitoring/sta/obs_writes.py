@@ -27,6 +27,7 @@ from ecobridge.alerts.evaluate import evaluate_ingest
 from ecobridge.errors import BadRequest, EcobridgeError
 from ecobridge.monitoring.merge import Rows, merge_and_write
 from ecobridge.monitoring.properties import load_properties
+from ecobridge.monitoring.reasons import Reason, reason
 from ecobridge.monitoring.report import Counts, Reject, write_rejects
 from ecobridge.monitoring.sta import write_input as inp
 from ecobridge.monitoring.units import UnitError, conversion
@@ -67,6 +68,7 @@ class Pending:
     id: int | None = None
     error: str | None = None
     error_field: str = ""            # the member the error is about, for the quarantine
+    reason: Reason | None = None     # `error` as a code and parameters, when it has one
     row: int = 0                     # 1-based position in the request
 
 
@@ -109,7 +111,8 @@ def _pending(where: str, ds: int, dataset_id: int, phenomenon, result, result_ti
     params = inp.json_object(parameters, inp.where(where, "parameters"))
     unit = (parameters or {}).get("unit")
     if unit is not None and not isinstance(unit, str):
-        raise inp.bad(inp.where(where, "parameters.unit"), "expected a unit code such as ug/m3")
+        raise inp.bad(inp.where(where, "parameters.unit"), "expected a unit code such as ug/m3",
+                      reason("sta-unit-code", example="ug/m3"))
     rt = inp.instant(result_time, inp.where(where, "resultTime"))
     micros = int(t.timestamp()) * 1_000_000 + t.microsecond
     raw = {"phenomenonTime": phenomenon, "result": result, "resultTime": result_time,
@@ -163,7 +166,8 @@ def _array_row(w: WriterLike, row: Any, components: list[str], ds: int, dataset_
     values = {}
     try:
         if not isinstance(row, list) or len(row) != len(components):
-            raise inp.bad(where, f"expected a list of {len(components)} values")
+            raise inp.bad(where, f"expected a list of {len(components)} values",
+                          reason("sta-row-length", n=len(components)))
         values = dict(zip(components, row, strict=True))
         feature_id = None
         if values.get("FeatureOfInterest/id") is not None:
@@ -178,8 +182,10 @@ def _array_row(w: WriterLike, row: Any, components: list[str], ds: int, dataset_
             raise
         # a hidden FeatureOfInterest is a NotFound: an error for its row alone
         member = (exc.extra.get("field") or where).removeprefix(where).lstrip(".")
+        found = getattr(exc, "reason", None)  # the detail as a reason, when it has one
         pending = Pending(where, ds, dataset_id, 0, math.nan, None, None, None, None,
-                          raw={"row": row} | values, error=exc.detail, error_field=member)
+                          raw={"row": row} | values, error=exc.detail, error_field=member,
+                          reason=found if found and found.text == exc.detail else None)
     w.observations.append(pending)
     return pending
 
@@ -205,6 +211,7 @@ def flush(w: WriterLike, principal_user: int | None, *, what: str, strict: bool)
             except UnitError as exc:
                 unit_field = inp.where(p.field, "parameters.unit")
                 p.error, p.error_field = f"{unit_field}: {exc}", "parameters.unit"
+                p.reason = reason("sta-member", member=unit_field, problem=exc.reason)
                 if strict:
                     raise BadRequest(p.error, field=unit_field) from None
                 continue
@@ -277,11 +284,13 @@ def _merge(cur, dataset_id: int, rows: list[Pending], props: dict, info: dict,
                               strict=True):
             p = good[pos - 1]
             p.error_field = "phenomenonTime"
-            p.error = (f"{inp.where(p.field, 'phenomenonTime')}: the request holds another "
-                       f"observation of this Datastream at the same time ({by_row[first].field})")
+            p.reason = reason("sta-same-time", member=inp.where(p.field, "phenomenonTime"),
+                              first=by_row[first].field)
+            p.error = p.reason.text
         counts = merged.counts
     write_rejects(cur, run_id, [
-        Reject(p.row, p.error_field or None, _text(p.raw.get(p.error_field)), p.error, p.raw)
+        Reject(p.row, p.error_field or None, _text(p.raw.get(p.error_field)),
+               p.reason or p.error, p.raw)
         for p in rows if p.error is not None])
     _attach(cur, [p for p in good if p.error is None])
     evaluate_ingest(cur, dataset_id=dataset_id, run_id=run_id, kind="observations")

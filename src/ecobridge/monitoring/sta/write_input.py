@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ecobridge.errors import BadRequest
+from ecobridge.monitoring.reasons import Reason, reason
 from ecobridge.monitoring.units import UnitError, conversion
 
 GEOJSON_TYPES = ("application/geo+json", "application/vnd.geo+json")
@@ -21,8 +22,12 @@ OBSERVATION_TYPES = (MEASUREMENT,
                      "http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_CountObservation")
 
 
-def bad(field: str, message: str) -> BadRequest:
-    return BadRequest(f"{field}: {message}" if field else message, field=field)
+def bad(field: str, message: str, problem: Reason | None = None) -> BadRequest:
+    """`problem`: `message` as a rejection reason, for a row of CreateObservations that goes to
+    the quarantine (monitoring/reasons.py)."""
+    exc = BadRequest(f"{field}: {message}" if field else message, field=field)
+    exc.reason = reason("sta-member", member=field, problem=problem) if problem else None
+    return exc
 
 
 def where(prefix: str, name: str) -> str:
@@ -54,7 +59,7 @@ def json_object(value: Any, field: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise bad(field, "expected a JSON object")
+        raise bad(field, "expected a JSON object", reason("sta-json-object"))
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -62,18 +67,22 @@ def instant(value: Any, field: str, *, required: bool = False) -> datetime | Non
     """An ISO 8601 instant with a UTC offset, as an aware UTC datetime."""
     if value is None:
         if required:
-            raise bad(field, "is required")
+            raise bad(field, "is required", reason("sta-required"))
         return None
     if not isinstance(value, str):
-        raise bad(field, "expected an ISO 8601 time such as 2024-05-01T10:00:00Z")
+        raise bad(field, "expected an ISO 8601 time such as 2024-05-01T10:00:00Z",
+                  reason("sta-time-type", example="2024-05-01T10:00:00Z"))
     if "/" in value:
-        raise bad(field, f"{value!r} is a time interval; observations are stored at an instant")
+        raise bad(field, f"{value!r} is a time interval; observations are stored at an instant",
+                  reason("sta-time-interval", value=value))
     try:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
-        raise bad(field, f"{value!r} is not an ISO 8601 time") from None
+        raise bad(field, f"{value!r} is not an ISO 8601 time",
+                  reason("sta-time-invalid", value=value)) from None
     if parsed.tzinfo is None:
-        raise bad(field, f"{value!r} has no UTC offset (add Z or +hh:mm)")
+        raise bad(field, f"{value!r} has no UTC offset (add Z or +hh:mm)",
+                  reason("sta-time-no-offset", value=value, z="Z", offset="+hh:mm"))
     return parsed.astimezone(UTC)
 
 
@@ -86,12 +95,14 @@ def number(value: Any, field: str) -> float:
             try:
                 value = float(value)
             except ValueError:
-                raise bad(field, f"{value!r} is not a number") from None
+                raise bad(field, f"{value!r} is not a number",
+                          reason("sta-not-number", value=value)) from None
         else:
-            raise bad(field, "expected a number (only numeric results are stored)")
+            raise bad(field, "expected a number (only numeric results are stored)",
+                      reason("sta-number-type"))
     out = float(value)
     if not math.isfinite(out):
-        raise bad(field, "expected a finite number")
+        raise bad(field, "expected a finite number", reason("sta-not-finite"))
     return out
 
 

@@ -1,0 +1,118 @@
+"""The upload page's per-dataset help and archive uploads, and the ingest report's rejection
+reasons in the reader's language.
+
+A reject stores its reason as English text and as a code with parameters
+(monitoring/reasons.py); here the code's template is translated (catalogue domain `ingest`) and
+the parameters (file, field, value, row names) are filled in as data, marked translate="no".
+A reject stored before there were codes shows its English text, marked as English.
+
+Darwin Core Archives and Camtrap DP packages go through the same importers as
+POST /api/v1/datasets/{ref}/dwca and /camtrap-dp, in the request, as the API runs them.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request, UploadFile
+from markupsafe import Markup, escape
+
+from ecobridge.biodiversity.camtrap import import_camtrap_dp
+from ecobridge.biodiversity.dwca import import_dwca
+from ecobridge.errors import InvalidInput
+from ecobridge.governance.policy import Principal
+from ecobridge.monitoring.reasons import fill, is_stored_reason
+from ecobridge.monitoring.report import quarantined
+from ecobridge.web.i18n import translations
+
+ARCHIVES = {"camtrap-dp": import_camtrap_dp, "dwca": import_dwca}
+BIODIVERSITY_DOMAINS = ("wildlife", "biodiversity")
+AREA_DOMAINS = ("areas", "boundaries")
+MAX_REJECTS = 100
+
+
+# -- reasons -----------------------------------------------------------------------------------
+def _data(value: Any, conversion: str) -> str:
+    text = repr(value) if conversion == "r" else str(value)
+    return f'<span translate="no">{escape(text)}</span>'
+
+
+def reject_reason(lang: str, reject: dict) -> Markup:
+    """A reject's reason as HTML in `lang`: the translated template with its values as data,
+    or, for a reject stored without a code, the stored English text."""
+    code, params = reject.get("reason_code"), reject.get("reason_params")
+    if not is_stored_reason(code, params):
+        return Markup('<span translate="no" lang="en">%s</span>') % (reject.get("reason") or "")
+    gettext = translations(lang).gettext
+    return Markup(fill(code, params, gettext, _data, lambda text: str(escape(text))))
+
+
+# -- what a dataset takes ----------------------------------------------------------------------
+def takes(dataset: dict) -> str:
+    """What the upload page offers for a dataset (a row of catalog.service.list_datasets):
+    'camtrap' (a camera-trap dataset: Camtrap DP packages), 'dwca' (species records: Darwin Core
+    Archives), 'areas' (polygons) or 'observations' (stations and their measurements)."""
+    domain = dataset.get("domain")
+    if domain in BIODIVERSITY_DOMAINS:
+        words = " ".join(dataset.get("keywords") or []).lower()
+        if (dataset.get("deployments") or "camera trap" in words or "camtrap" in words
+                or (domain == "wildlife" and not dataset.get("occurrences"))):
+            return "camtrap"
+        return "dwca"
+    if domain in AREA_DOMAINS:
+        return "areas"
+    return "observations"
+
+
+# -- archive uploads ---------------------------------------------------------------------------
+def archive_kind(file: UploadFile, kind: str) -> str | None:
+    """'camtrap-dp' or 'dwca' when the upload is (or is said to be) one; None for the files of
+    the monitoring ingest. A zip holding datapackage.json is a Camtrap DP package, one holding
+    meta.xml a Darwin Core Archive (a zipped Shapefile holds neither)."""
+    if kind in ARCHIVES:
+        return kind
+    if kind:
+        return None
+    try:
+        names = {n.rsplit("/", 1)[-1] for n in zipfile.ZipFile(file.file).namelist()}
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    finally:
+        file.file.seek(0)
+    if "datapackage.json" in names:
+        return "camtrap-dp"
+    return "dwca" if "meta.xml" in names else None
+
+
+def import_archive(request: Request, store, principal: Principal, dataset: str,
+                   file: UploadFile, kind: str) -> int:
+    """Import the archive or package into the dataset; the run's id (its report follows it)."""
+    name = Path(file.filename or "").name
+    if not name or "\x00" in name:
+        raise InvalidInput("the upload needs a file name", field="file")
+    folder = request.app.state.settings.home / "uploads" / secrets.token_hex(12)
+    folder.mkdir(parents=True)
+    path = folder / name
+    try:
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out, length=1 << 20)
+        report = ARCHIVES[kind](store, path, dataset=dataset, principal=principal,
+                                file_name=name)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return report.run_id
+
+
+def archive_rejects(store, job: dict) -> dict:
+    """An archive's run with its rejects naming the file inside the archive (the run's
+    report lists them by row only). Call only after the reader's access was checked."""
+    report = job.get("report")
+    if job.get("kind") in ARCHIVES and report and report.get("run_id"):
+        rejects = quarantined(store, report["run_id"], MAX_REJECTS, by_file=True)
+        report["rejects"] = json.loads(json.dumps(rejects, default=str))
+    return job
