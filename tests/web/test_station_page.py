@@ -77,7 +77,7 @@ def test_station_page_shows_facts_latest_values_and_downloads(site):
     page = r.text
     assert "Beijing Dongsi" in page and "BJ-1" in page
     assert "China air agency" in page and 'href="/datasets/cn-air"' in page
-    assert "39.929°, 116.417°" in page
+    assert "39.929°\u00a0N, 116.417°\u00a0E" in page  # with its hemispheres (web/positions.py)
     row = re.search(rf'<tr id="stream-{ids["pm25"]}".*?</tr>', page, re.S).group(0)
     assert f"{PM25[-1]:.1f}" in row and "µg/m³" in row
     assert "2025-03-02 05:00 UTC" in row  # the 30th hour

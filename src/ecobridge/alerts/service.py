@@ -138,7 +138,12 @@ def list_alerts(store, principal: Principal, *, status: str | None = None,
                 min_severity: str | None = None, dataset: str | None = None,
                 incident: int | None = None, subscription: int | None = None,
                 rule: int | None = None, since: datetime | None = None,
-                after_id: int | None = None, limit: int = 100) -> list[dict]:
+                after_id: int | None = None, limit: int = 100,
+                owner_countries: tuple[str, ...] = (),
+                other_countries: tuple[str, ...] = ()) -> list[dict]:
+    """Newest first. owner_countries / other_countries keep the alerts of datasets whose owner
+    organisation is in / is in none of those countries (the web page lists the reader's own
+    country's alerts first)."""
     inner, params = alert_sql(principal)
     where, more = ["true"], []
     if status is not None:
@@ -158,6 +163,12 @@ def list_alerts(store, principal: Principal, *, status: str | None = None,
     if since is not None:
         where.append("x.updated_at >= ?")
         more.append(since)
+    for countries, negate in ((owner_countries, ""), (other_countries, "NOT ")):
+        if countries:
+            where.append(f"x.dataset_id {negate}IN (SELECT od.id FROM datasets od JOIN"
+                         " organisations oo ON oo.id = od.owner_org_id WHERE oo.country IN"
+                         f" ({', '.join('?' for _ in countries)}))")
+            more += list(countries)
     if after_id is not None:
         where.append("x.id < ?")
         more.append(after_id)

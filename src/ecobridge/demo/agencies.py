@@ -25,6 +25,9 @@ EMBARGOED_AIR = "IRN"
 EMBARGO_DAYS = 365
 
 CN_PARK, RU_PARK = "demo-cn-tiger-leopard-park", "demo-ru-land-of-leopard"
+# The publisher of the real Camtrap DP example (demo/camtrap_example.py): INBO, in Belgium, where
+# the example's four camera traps stand (its datapackage.json and shared data README).
+EXAMPLE_PUBLISHER = "demo-be-inbo"
 
 
 def air_org_slug(country: str) -> str:
@@ -65,6 +68,10 @@ def organisations() -> list[dict]:
          "name": {"en": "Kyzyl-Suu Village Solar Cooperative (fictitious)",
                   "zh": "克孜勒苏村太阳能合作社（虚构）",
                   "ru": "Солнечный кооператив села Кызыл-Суу (вымышленный)"}},
+        {"slug": EXAMPLE_PUBLISHER, "country": "BEL", "kind": "research",
+         "name": {"en": "Research Institute for Nature and Forest, INBO (demo account)",
+                  "zh": "比利时自然与森林研究所（INBO，演示账户）",
+                  "ru": "Институт исследований природы и леса INBO (демо-аккаунт)"}},
         {"slug": "demo-regional-data-office", "country": "CHN", "kind": "secretariat",
          "name": {"en": "Regional Environmental Data Office (fictitious)",
                   "zh": "区域环境数据办公室（虚构）",

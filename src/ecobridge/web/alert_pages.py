@@ -24,6 +24,7 @@ from ecobridge.alerts.models import SEVERITIES
 from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.governance.policy import Principal, visible_datasets_sql
 from ecobridge.languages import localise
+from ecobridge.web.catalog_pages import country_name
 from ecobridge.web.i18n import PageLanguageDep
 from ecobridge.web.render import render
 
@@ -80,14 +81,50 @@ def _incidents(store, principal: Principal, status: str | None, severity: str | 
             and _rank(i["severity"]) >= _rank(severity)][:shown]
 
 
+def _listed(store, principal: Principal, chosen: dict, before: int | None,
+            others: bool) -> tuple[list[dict], dict | None, int]:
+    """A page of alerts, newest first; for a reader whose organisation has a country, the alerts
+    of datasets shared from that country first, then the rest (each newest first). Returns the
+    alerts, the query of the next page (None on the last) and how many lead as the reader's own.
+    `others` says that `before` pages through the rest, the own country's being all shown."""
+    home = tuple(sorted(principal.countries))
+    if not home:
+        items = service.list_alerts(store, principal, after_id=before, limit=PAGE, **chosen)
+        return items, ({"before": items[-1]["id"]} if len(items) == PAGE else None), 0
+    own = [] if others else service.list_alerts(
+        store, principal, after_id=before, limit=PAGE, owner_countries=home, **chosen)
+    if len(own) == PAGE:
+        return own, {"before": own[-1]["id"]}, len(own)
+    rest = service.list_alerts(store, principal, after_id=before if others else None,
+                               limit=PAGE - len(own), other_countries=home, **chosen)
+    more = len(rest) == PAGE - len(own)
+    return own + rest, ({"others": 1, "before": rest[-1]["id"]} if more else None), len(own)
+
+
+def _own_country(store, principal: Principal, alert: dict) -> bool:
+    """Whether a (visible) alert's dataset is shared from the reader's organisation's country,
+    so a row redrawn alone keeps its mark."""
+    if not principal.countries:
+        return False
+    return store.scalar("SELECT o.country FROM datasets d JOIN organisations o"
+                        " ON o.id = d.owner_org_id WHERE d.id = ?",
+                        [alert["dataset_id"]]) in principal.countries
+
+
+def _country_names(codes, lang: str) -> str:
+    return ", ".join(sorted(country_name(c, lang) for c in codes))
+
+
 @router.get("/alerts", response_class=HTMLResponse)
 def alerts_page(request: Request, store: StoreDep, principal: PrincipalDep,
                 lang: PageLanguageDep, status: PageStatus | None = None,
                 severity: Severity | None = None, dataset: Slug = None,
                 incident: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-                before: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> HTMLResponse:
-    """Map, incidents and the list of alerts, newest first, filtered; the open ones unless the
-    query names a status, so a reader first sees what needs attention."""
+                before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                others: bool = False) -> HTMLResponse:
+    """Map, incidents and the list of alerts, newest first (those of the reader's own country
+    first), filtered; the open ones unless the query names a status, so a reader first sees what
+    needs attention."""
     status = status or DEFAULT_STATUS
     # the filters as the API and the map read them (no status for "all")...
     chosen = _filters(None if status == "all" else status, severity, dataset, incident)
@@ -95,19 +132,20 @@ def alerts_page(request: Request, store: StoreDep, principal: PrincipalDep,
     own = {**chosen, "status": status}
     # read first: an event committed after this id is streamed, none is missed in between
     last_event = sse.start_id(store, None, None)
-    items = service.list_alerts(store, principal, after_id=before, limit=PAGE, **chosen)
+    items, next_page, own_count = _listed(store, principal, chosen, before, others)
     incidents = _incidents(store, principal, chosen.get("status"), chosen.get("min_severity"),
                            chosen.get("dataset"))
     query = urlencode(chosen)
-    older = (f"/alerts?{urlencode({**own, 'before': items[-1]['id']})}"
-             if len(items) == PAGE else None)
+    older = f"/alerts?{urlencode({**own, **next_page})}" if next_page else None
     datasets = _dataset_choices(store, principal, lang)
     return render(
         request, "alerts/index.html", lang=lang,
         alternate=f"/api/v1/alerts?{query}" if query else "/api/v1/alerts",
         alerts=items, incidents=incidents, triage=_may_triage(store, principal, items),
         filters=chosen, list_status=status, filtered=own != {"status": DEFAULT_STATUS},
-        query=query, older=older, live=before is None,
+        query=query, older=older, live=before is None and not others,
+        own_count=own_count, own_first=bool(principal.countries),
+        home_countries=_country_names(principal.countries, lang),
         stream_url=f"/api/v1/alerts/stream?after={last_event}",
         datasets=datasets, titles=dict(datasets),
         cap_url="/api/v1/alerts.cap?" + urlencode(
@@ -123,7 +161,8 @@ def alert_row(request: Request, store: StoreDep, principal: PrincipalDep,
     alert = service.get_alert(store, principal, alert_id)
     return render(request, "alerts/_row.html", lang=lang, alert=alert,
                   titles=dict(_dataset_choices(store, principal, lang)),
-                  triage=_may_triage(store, principal, [alert]), changed=True)
+                  triage=_may_triage(store, principal, [alert]), changed=True,
+                  own_country=_own_country(store, principal, alert))
 
 
 @router.get("/alerts/map.geojson")
@@ -174,7 +213,8 @@ def _triage(request: Request, store, principal: Principal, lang: str, alert_id: 
     if request.headers.get("hx-request") == "true":
         return render(request, "alerts/_row.html", lang=lang, alert=alert,
                       titles=dict(_dataset_choices(store, principal, lang)),
-                      triage=_may_triage(store, principal, [alert]), changed=True)
+                      triage=_may_triage(store, principal, [alert]), changed=True,
+                      own_country=_own_country(store, principal, alert))
     # to the list its new status puts it in: the default (open) list no longer shows it
     return RedirectResponse(f"/alerts?status={alert['status']}#alert-{alert_id}",
                             status_code=303)

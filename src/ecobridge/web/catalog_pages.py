@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated
@@ -28,6 +28,7 @@ from ecobridge.catalog.api import dataset_record
 from ecobridge.catalog.service import get_dataset
 from ecobridge.errors import Conflict, EcobridgeError, InvalidInput, NotFound
 from ecobridge.governance import requests as access_requests
+from ecobridge.governance.policy import Principal, visible_datasets_sql
 from ecobridge.languages import localise
 from ecobridge.monitoring import service as monitoring
 from ecobridge.web.i18n import PageLanguageDep
@@ -65,6 +66,7 @@ AREA_KINDS = {
 # Datasets whose records are species occurrences: exported as Darwin Core and Camtrap DP.
 BIODIVERSITY_DOMAINS = ("wildlife", "biodiversity")
 SPDX_URL = "https://spdx.org/licenses/{}.html"
+BOUNDARY_KIND = "admin_boundary"
 
 
 # -- labels ------------------------------------------------------------------------------------
@@ -94,13 +96,40 @@ def _day(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else ""
 
 
+def _moment(value: datetime | None) -> str:
+    """Date and time in UTC, as the station page shows them: the data are hourly."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _labels(lang: str) -> dict:
     """What templates need to name codes: one dict of helpers per render."""
     return {"domain_name": lambda v: label(lang, DOMAINS, v),
             "visibility_name": lambda v: label(lang, VISIBILITY, v),
             "kind_name": lambda v: label(lang, AREA_KINDS, v),
             "country_name": lambda v: country_name(v, lang),
-            "local": lambda v: localise(v, lang), "day": _day}
+            "local": lambda v: localise(v, lang), "day": _day, "moment": _moment}
+
+
+def boundary_counts(store, principal: Principal,
+                    dataset_ids: list[int] | None = None) -> dict[int, int]:
+    """How many of each visible dataset's areas are country or administrative boundaries (of
+    the given datasets, or all). The pages count protected and monitored areas as "areas", as the
+    catalogue's area pages mean them; 177 Natural Earth country outlines are boundaries."""
+    if dataset_ids is not None and not dataset_ids:
+        return {}
+    pred, params = visible_datasets_sql(principal, "ad")
+    where, more = "", []
+    if dataset_ids is not None:
+        where = f" AND a.dataset_id IN ({', '.join('?' for _ in dataset_ids)})"
+        more = list(dataset_ids)
+    return dict(store.rows(
+        "SELECT a.dataset_id, count(*) FROM areas a JOIN datasets ad ON ad.id = a.dataset_id"
+        f" WHERE {pred} AND a.kind = ?{where} GROUP BY a.dataset_id",
+        [*params, BOUNDARY_KIND, *more]))
 
 
 def _not_found(request: Request, lang: str) -> HTMLResponse:
@@ -170,6 +199,7 @@ def catalogue(request: Request, store: StoreDep, principal: PrincipalDep, lang: 
     context = {"records": records, "total": total, "page": page, "pages": pages,
                "page_url": page_url, "q": q, "chosen": chosen, "params": params,
                "facets": search.facets(store, principal, q=q or None, **chosen),
+               "boundaries": boundary_counts(store, principal, [r["id"] for r in records]),
                "owner_names": owners, **_labels(lang)}
     api = {"lang": lang, **({"q": q} if q else {}), **({"domain": domain} if domain else {})}
     alternate = "/api/v1/datasets?" + urlencode(api)
@@ -273,6 +303,8 @@ def _dataset_response(request: Request, store, principal, lang: str, row: dict, 
     context = {
         "d": record, "row": row, "summary": summary, "things": things, "by_thing": by_thing,
         "deployments": deployments, "areas": areas,
+        "boundaries": boundary_counts(store, principal, [row["id"]])
+        if record["counts"]["areas"] else {},
         "downloads": _downloads(request, record, streams),
         "map_js": (STATIC / "js" / "map.js").is_file(),
         "map_sites": f"/api/v1/map/sites?dataset={record['slug']}&lang={lang}"

@@ -25,7 +25,7 @@ from ecobridge.api.deps import PrincipalDep, StoreDep
 from ecobridge.catalog.api import COUNTS, dataset_record
 from ecobridge.catalog.service import list_datasets
 from ecobridge.governance.policy import Principal, record_read
-from ecobridge.web.catalog_pages import DOMAINS
+from ecobridge.web.catalog_pages import DOMAINS, boundary_counts
 from ecobridge.web.i18n import PageLanguageDep
 from ecobridge.web.maps import sites_extent
 from ecobridge.web.render import render, translate
@@ -109,13 +109,16 @@ def index(request: Request, store: StoreDep, principal: PrincipalDep,
     groups = [(domain, domain_name(domain, lang), list(items))
               for domain, items in groupby(records, key=lambda r: r["domain"])]
     totals = {name: sum(r["counts"][name] for r in records) for name in COUNTS}
+    # "Areas" are protected and monitored areas: the country outlines are the base map's
+    boundaries = boundary_counts(store, principal) if totals["areas"] else {}
+    totals["areas"] -= sum(boundaries.values())
     domains, countries = _by_country(records, lang)
     severity_counts, alerts = open_alerts(store, principal)
     mapped = sorted({r["domain"] for r in records
                      if r["counts"]["things"] + r["counts"]["deployments"]})
     return render(
         request, "index.html", alternate=f"/api/v1/datasets?lang={lang}", lang=lang,
-        groups=groups, totals=totals, dataset_count=len(records),
+        groups=groups, totals=totals, dataset_count=len(records), boundaries=boundaries,
         domains=[(d, domain_name(d, lang)) for d in domains], countries=countries,
         map_legend=[(d, domain_name(d, lang)) for d in mapped],
         map_fit=sites_extent(store, principal) if mapped else None,

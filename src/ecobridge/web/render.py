@@ -8,7 +8,7 @@ tests/web/i18n_check.py can tell them from interface text.
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 from fastapi import Request
@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ecobridge import __version__
 from ecobridge.languages import LANGUAGES
+from ecobridge.web import positions
 from ecobridge.web.i18n import LANG_COOKIE, LANGUAGE_NAMES, page_language, translations
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -33,6 +34,9 @@ def environment(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters["thousands"] = _thousands
     env.filters["tojson_attr"] = lambda value: json.dumps(value, ensure_ascii=False)
+    # positions with their hemisphere, in this language (web/positions.py)
+    env.globals["position"] = partial(positions.position, lang)
+    env.globals["extent"] = partial(positions.extent, lang)
     return env
 
 
