@@ -22,7 +22,12 @@ VENDOR = HERE.parent / "src" / "ecobridge" / "web" / "static" / "vendor"
 # library folder -> files to copy, relative to node_modules (name in the folder: the file's own
 # name, or the one given after "=")
 FILES = {
-    "maplibre-gl": ["maplibre-gl/dist/maplibre-gl.js", "maplibre-gl/dist/maplibre-gl.css",
+    # the pages load the CSP build: its worker is a file of its own (not a blob made from the
+    # main bundle), so the page can start it before MapLibre's main script has even arrived;
+    # maplibre-gl.js stays for scripts that want the one-file build
+    "maplibre-gl": ["maplibre-gl/dist/maplibre-gl-csp.js",
+                    "maplibre-gl/dist/maplibre-gl-csp-worker.js",
+                    "maplibre-gl/dist/maplibre-gl.js", "maplibre-gl/dist/maplibre-gl.css",
                     "maplibre-gl/LICENSE.txt"],
     "echarts": ["echarts/dist/echarts.min.js", "echarts/LICENSE", "echarts/NOTICE",
                 "echarts/licenses/LICENSE-d3=LICENSE-d3", "zrender/LICENSE=LICENSE-zrender",

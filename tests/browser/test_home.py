@@ -81,7 +81,7 @@ def test_ready_means_drawn_at_full_size_and_shown(page, demo_site):
     shot = Image.open(io.BytesIO(page.locator("#home-map canvas").screenshot())).convert("RGB")
     pixels = [shot.getpixel((x, y)) for y in range(shot.height) for x in range(shot.width)]
     land = sum(1 for p in pixels if _near(p, "#f3f1ea", 6))      # --eb-map-land, from the tiles
-    clusters = sum(1 for p in pixels if _near(p, "#1f5f4a", 12))  # --eb-map-cluster circles
+    clusters = sum(1 for p in pixels if _near(p, "#263238", 12))  # --eb-map-cluster circles
     assert land > len(pixels) // 5
     assert clusters > 200
 

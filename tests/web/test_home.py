@@ -124,7 +124,9 @@ def test_home_shows_the_map_with_its_note(site):
     html = client.get("/", params={"lang": "en"}).text
     assert 'data-map-sites="/api/v1/map/sites?lang=en"' in html
     assert 'id="home-map"' in html and "/static/js/map.js" in html
-    assert "/static/vendor/maplibre-gl/maplibre-gl.js" in html
+    # MapLibre's CSP build, whose worker the page's head starts (partials/map.html)
+    assert "/static/vendor/maplibre-gl/maplibre-gl-csp.js" in html
+    assert "/static/vendor/maplibre-gl/maplibre-gl-csp-worker.js" in html
     assert "Borders are shown de facto (Natural Earth)." in html
     messages = re.search(r'id="ecobridge-map-messages">(.*?)</script>', html, re.S).group(1)
     assert json.loads(messages)["Map.Title"] == "Map"

@@ -41,11 +41,13 @@
  * Colours come from the CSS custom properties --eb-domain-<domain> (style.css).
  * Endpoints (web/maps.py): /api/v1/map/sites?dataset=&domain=&lang=, /api/v1/map/areas?dataset=
  * &kind=&area=&lang=, /api/v1/map/basemap/{z}/{x}/{y}.png?scale=2; maps.assets(preload=[urls])
- * lets the browser fetch them while MapLibre loads.
+ * fetches and parses them in the page's head (window.ebMapEarly), where MapLibre's worker (the
+ * CSP build's, a file of its own) is started too: see `startWorker` and `takeEarly`.
  *
  * The base map is a raster of PNG tiles drawn by the server: without a GPU, triangulating and
  * drawing 10k points of country outlines cost the browser far more than a few textures. With
- * fadeDuration 0 and no transitions, the first frame with every tile is the final one.
+ * fadeDuration 0 and no transitions, the first frame with every tile is the final one. Until
+ * the view first moves, those tiles are images behind the canvas (`stillBasemap`).
  *
  * Until its data are in, the map draws small and hidden (`sharpen` below), then one full frame.
  * Ready flag for tests and the benchmark: the container gets data-ready="true" when the map is
@@ -101,7 +103,16 @@
              sea: cssColour("--eb-map-sea", "#d7e6ee"),
              border: cssColour("--eb-map-border", "#9a9889"),
              area: cssColour("--eb-map-area", "#2f7d32"),
-             cluster: cssColour("--eb-map-cluster", "#1f5f4a") };
+             cluster: cssColour("--eb-map-cluster", "#263238") };
+  }
+
+  // What the page's head started (partials/map.html), taken once: a later setSites(url) fetches
+  // again.
+  function takeEarly(url) {
+    const data = window.ebMapEarly && window.ebMapEarly.data;
+    const found = data && data[url];
+    if (found) delete data[url];
+    return found || null;
   }
 
   async function load(source) {
@@ -145,10 +156,7 @@
   // triangulate per tile, still wider than any line drawn; sites keep the default, for the
   // largest cluster circles.
   function baseLayers(colours, basemap) {
-    if (!basemap) {
-      return [{ id: "countries", type: "raster", source: "basemap",
-                paint: { "raster-fade-duration": 0 } }];
-    }
+    if (!basemap) return [];  // the tiles: stillBasemap(), then rasterBasemap()
     return [
       { id: "countries", type: "fill", source: "basemap",
         paint: { "fill-color": colours.land, "fill-antialias": false } },
@@ -161,16 +169,12 @@
     const polygon = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
     const cluster = ["has", "point_count"];
     const alert = ["case", cluster, [">", ["get", "alerts"], 0], ["has", "alert"]];
-    // MapLibre wants absolute tile URLs (and new URL() would escape the braces)
-    const tiles = window.location.origin + TILES;
     return {
       version: 8,
       transition: { duration: 0, delay: 0 },
       sources: {
-        basemap: basemap
-          ? { type: "geojson", data: basemap, attribution: "Natural Earth", buffer: 32 }
-          : { type: "raster", tiles: [tiles], tileSize: 512, maxzoom: TILE_MAX_ZOOM,
-              attribution: "Natural Earth" },
+        ...(basemap ? { basemap: { type: "geojson", data: basemap, attribution: "Natural Earth",
+                                   buffer: 32 } } : {}),
         areas: { type: "geojson", data: areas || EMPTY(), buffer: 32 },
         sites: { type: "geojson", data: sites || EMPTY(), cluster: options.cluster !== false,
                  clusterRadius: 42, clusterMaxZoom: 9,
@@ -194,11 +198,9 @@
     };
   }
 
-  // MapLibre asks for its base map tiles only after its first frame, and that frame waits for
-  // its shaders to compile (hundreds of milliseconds without a GPU). So the tiles in view are
-  // asked for as soon as the view is known, the same URLs as MapLibre's (a 512-pixel tile at
-  // the map's rounded zoom), and its own requests find them in the browser's cache.
-  function prefetchTiles(map) {
+  // The base map tiles in the map's view: the same as MapLibre's own (512-pixel tiles at the
+  // map's rounded zoom), so its requests for them later find them in the browser's cache.
+  function viewTiles(map) {
     const z = Math.max(0, Math.min(TILE_MAX_ZOOM, Math.round(map.getZoom())));
     const n = 2 ** z;
     const column = (lng) => Math.min(n - 1, Math.max(0, Math.floor((lng + 180) / 360 * n)));
@@ -208,12 +210,78 @@
     };
     const b = map.getBounds();
     const base = window.location.origin + TILES;
+    const tiles = [];
     for (let x = column(b.getWest()); x <= column(b.getEast()); x++) {
       for (let y = row(b.getNorth()); y <= row(b.getSouth()); y++) {
-        const url = base.replace("{z}", z).replace("{x}", x).replace("{y}", y);
-        fetch(url, { credentials: "same-origin" }).then((r) => r.arrayBuffer()).catch(() => {});
+        tiles.push({ x, y, z, url: base.replace("{z}", z).replace("{x}", x).replace("{y}", y) });
       }
     }
+    return tiles;
+  }
+
+  // Without a GPU every frame is drawn by software WebGL and read back for the compositor,
+  // and the base map tiles are most of its pixels (half of a full frame's cost). So while the
+  // view stays as it was built, the base map is the same tiles as images behind the
+  // (transparent) canvas, drawn once by the page's compositor; MapLibre gets them as its raster
+  // layer only once the map is ready, at opacity 0 (it skips the layer, the tiles still load),
+  // and the first move of the view (drag, zoom, keys, resize) hands the base map back to it.
+  // The images ask for the tiles as soon as the view is known, not after MapLibre's first
+  // frame (which waits for its shaders). Resolves when the images are decoded.
+  function stillBasemap(map, el, sharpening) {
+    const layer = document.createElement("div");
+    layer.className = "eb-map-still";
+    layer.setAttribute("aria-hidden", "true");
+    layer.style.cssText = "position:absolute;inset:0;overflow:hidden;pointer-events:none";
+    const corner = (x, y, z) => {
+      const n = 2 ** z;
+      const lat = Math.atan(Math.sinh(Math.PI * (1 - 2 * y / n))) * 180 / Math.PI;
+      return map.project([x / n * 360 - 180, lat]);
+    };
+    const decoded = [];
+    for (const tile of viewTiles(map)) {
+      const nw = corner(tile.x, tile.y, tile.z), se = corner(tile.x + 1, tile.y + 1, tile.z);
+      const left = Math.round(nw.x), top = Math.round(nw.y);
+      const img = new Image();
+      img.alt = "";
+      img.src = tile.url;
+      img.style.cssText = "position:absolute;max-width:none;left:" + left + "px;top:" + top +
+        "px;width:" + (Math.round(se.x) - left) + "px;height:" + (Math.round(se.y) - top) + "px";
+      layer.appendChild(img);
+      decoded.push(img.decode());
+    }
+    el.insertBefore(layer, el.firstChild);
+    const handBack = () => {
+      if (!layer.isConnected) return;
+      try {
+        rasterBasemap(map, 1);
+      } catch (e) {  // the style is not in yet
+        map.once("style.load", handBack);
+        return;
+      }
+      layer.remove();
+    };
+    // setPixelRatio() (sharpen) resizes the map, which fires movestart: the view stays
+    const moved = () => {
+      if (sharpening()) return;
+      map.off("movestart", moved);
+      handBack();
+    };
+    map.on("movestart", moved);
+    return Promise.all(decoded).catch(handBack);
+  }
+
+  // The base map tiles as MapLibre's raster layer (under the areas), at this opacity.
+  function rasterBasemap(map, opacity) {
+    if (map.getLayer("countries")) {
+      map.setPaintProperty("countries", "raster-opacity", opacity);
+      return;
+    }
+    // MapLibre wants absolute tile URLs (and new URL() would escape the braces)
+    map.addSource("basemap", { type: "raster", tiles: [window.location.origin + TILES],
+                               tileSize: 512, maxzoom: TILE_MAX_ZOOM,
+                               attribution: "Natural Earth" });
+    map.addLayer({ id: "countries", type: "raster", source: "basemap",
+                   paint: { "raster-fade-duration": 0, "raster-opacity": opacity } }, "areas-fill");
   }
 
   function link(href, text) {
@@ -281,7 +349,10 @@
                     popup: null, focusAt: null };
     // all fetched at once, before the map exists (base map tiles are cached by the browser)
     const basemapData = load(options.basemap);
-    const sitesData = load(options.sites);
+    // the page's head may have fetched them already (partials/map.html): if they are in when
+    // the map is built, they are in its style from the start (one pass through the worker)
+    const sitesEarly = typeof options.sites === "string" ? takeEarly(options.sites) : null;
+    const sitesData = sitesEarly ? sitesEarly.promise : load(options.sites);
     const areasData = options.areasLater ? null : load(options.areas);
 
     function openPopup(lngLat, content) {
@@ -396,11 +467,14 @@
       });
       el.classList.add("eb-map-drafting");
       state.map = map;
-      if (!basemap) prefetchTiles(map);
+      if (!basemap) state.still = stillBasemap(map, el, () => state.sharpening);
       map.touchZoomRotate.disableRotation();
       map.keyboard.disableRotation();
       map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
-      map.addControl(new maplibregl.AttributionControl({ compact: false }), "bottom-right");
+      // the raster base map's source joins later (rasterBasemap): its attribution is here at once
+      map.addControl(new maplibregl.AttributionControl(
+        { compact: false, customAttribution: basemap ? undefined : "Natural Earth" }),
+        "bottom-right");
       map.on("click", "areas-fill", (ev) => {
         if (ev.features && ev.features.length) clickArea(ev.features[0].properties, ev.lngLat);
       });
@@ -478,14 +552,17 @@
     async function sharpen() {
       const map = state.map;
       const drawn = new Promise((resolve) => map.once("idle", resolve));
+      state.sharpening = true;
       map.setPixelRatio(null);  // the device's own again
+      state.sharpening = false;
       await drawn;
       el.classList.remove("eb-map-drafting");
     }
 
     const ready = (async () => {
       let areas;
-      if (options.fit && typeof options.sites === "string") {
+      const sitesIn = sitesEarly && sitesEarly.done;
+      if (options.fit && typeof options.sites === "string" && !sitesIn) {
         let basemap;
         [basemap, areas] = await Promise.all([basemapData, areasData]);
         await buildEarly(basemap, areas);
@@ -495,10 +572,12 @@
         state.datasets = (sites && sites.datasets) || {};
         await build(basemap, sites, areas);
       }
-      await sharpen();
+      await Promise.all([sharpen(), state.still]);
       if (areas) areaMarkers(areas);
       updateMarkers();
       el.setAttribute("data-ready", "true");
+      // MapLibre loads the tiles now, drawing nothing of them until the view first moves
+      if (state.still && !state.map.getLayer("countries")) rasterBasemap(state.map, 0);
     })();
     ready.catch((err) => fail(el, err));
     if (options.areasLater && options.areas) {
@@ -546,6 +625,26 @@
     if (window.console) console.error("ecobridge map:", err);
   }
 
+  // MapLibre's CSP build keeps its worker in a file of its own, and the page's head starts
+  // that worker at once (partials/map.html: window.ebMapEarly), so its thread and the compile
+  // of its code run while MapLibre's main script downloads and is parsed, not after it: here
+  // MapLibre is told the worker's URL and given that worker for its pool (prewarm() builds the
+  // pool's one worker with `new Worker(url)`, so for that call `Worker` hands it over).
+  function startWorker() {
+    if (!window.maplibregl || !maplibregl.prewarm) return;
+    const early = window.ebMapEarly;
+    if (!early || !early.worker) { maplibregl.prewarm(); return; }
+    if (maplibregl.setWorkerUrl) maplibregl.setWorkerUrl(early.workerUrl);
+    const Native = window.Worker;
+    let spare = early.worker;
+    window.Worker = function (url, options) {
+      if (spare && url === early.workerUrl) { const w = spare; spare = null; return w; }
+      return new Native(url, options);
+    };
+    try { maplibregl.prewarm(); } finally { window.Worker = Native; }
+    if (spare) spare.terminate();  // MapLibre made none: not a worker it can use
+  }
+
   function auto() {
     for (const el of document.querySelectorAll("[data-map-auto]")) {
       if (el.dataset.mapStarted) continue;
@@ -556,9 +655,9 @@
     }
   }
 
-  // MapLibre's worker parses its ~1 MB of code before it can cut the first tile: start it now,
-  // while the page's data arrive, not when the first map is built.
-  if (window.maplibregl && maplibregl.prewarm) maplibregl.prewarm();
+  // MapLibre's worker compiles its code before it can cut the first tile: start it now (if the
+  // head has not), while the page's data arrive, not when the first map is built.
+  startWorker();
   window.ecobridgeMap = ecobridgeMap;
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", auto);
   else auto();
