@@ -162,3 +162,23 @@ def test_validity_dates_split_the_segments():
     after = set(pts.limit[mine & (pts.t >= change)].tolist())
     assert len(before) == 1 and len(after) == 1 and before != after
     assert STARTS[0] + timedelta(days=30) > datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("cells", (5, 64, incidents._CELLS))
+def test_new_alerts_near_each_other_are_every_such_pair(monkeypatch, cells):
+    """The pairs near in time come as ranges, in chunks of about _CELLS: the same pairs as a
+    test of every two alerts, whatever the chunks."""
+    monkeypatch.setattr(incidents, "_CELLS", cells)
+    rng = np.random.default_rng(cells)
+    hour = 3600 * 10**6
+    n = 300
+    start = np.sort(rng.integers(0, 2000, n)) * hour
+    last = start + rng.integers(0, 400, n) * hour
+    at = rng.integers(0, 12, n)
+    close = rng.random((12, 12)) < 0.4
+    close |= close.T
+    r, c = incidents._near_new(start, last, at, close, 48 * hour)
+    want = [(k, j) for k in range(n) for j in range(k)
+            if last[j] >= start[k] - 48 * hour and close[at[j], at[k]]]
+    assert list(zip(r.tolist(), c.tolist(), strict=True)) == want
+    assert len(want) > n  # alerts near several others

@@ -180,37 +180,54 @@ def _place(rows: list, new: list, first: dict, place: np.ndarray, dist: np.ndarr
     bounds = np.searchsorted(r, np.arange(len(new) + 1)).tolist()
     neighbours = c.tolist()
     inc = [x[0] for x in rows] + [0] * len(new)  # stored alerts, then new ones as placed
-    out = np.zeros(len(new), np.int64)
+    out = [0] * len(new)
     provisional = 0
     for k, i in enumerate(order):
         s = new[i][2]
-        open_ = [x for x in {inc[j] for j in neighbours[bounds[k]:bounds[k + 1]]}
-                 if first[x] >= s - horizon]
-        chosen, provisional = _choose(open_, first, s, provisional)
+        lo, hi = bounds[k], bounds[k + 1]
+        open_ = [x for x in {inc[j] for j in neighbours[lo:hi]} if first[x] >= s - horizon] \
+            if lo < hi else None
+        if open_:  # _choose, inline (one call per alert costs as much as the rest)
+            stored = [x for x in open_ if x > 0]
+            chosen = min(stored) if stored else max(open_)
+            if s < first[chosen]:
+                first[chosen] = s
+        else:
+            provisional -= 1
+            chosen = provisional
+            first[chosen] = s
         out[i] = chosen
         inc[n_stored + k] = chosen
-    return out, provisional
+    return np.array(out, np.int64), provisional
 
 
 def _near_new(start: np.ndarray, last: np.ndarray, at: np.ndarray, close: np.ndarray,
               gap: int) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (k, j), j < k, of new alerts in placing order (start sorted) near in time and
-    place: an earlier alert starts before k ends, so it is near in time if it lasts until
-    start[k] - gap."""
+    place, sorted: an earlier alert starts before k ends, so it is near in time if it lasts
+    until start[k] - gap, that is for the k from j + 1 up to the last starting by
+    last[j] + gap (ranges of pairs, not a matrix of every two alerts)."""
+    n = len(start)
+    upto = np.searchsorted(start, last + gap, side="right")  # k < upto[j]
+    size = np.maximum(upto - np.arange(1, n + 1), 0)
     rs, cs = [], []
-    step = max(1, _CELLS // max(1, len(start)))
-    for k0 in range(0, len(start), step):
-        k1 = min(len(start), k0 + step)
-        me = np.arange(k0, k1)
-        r, c = np.nonzero((last[None, :k1] >= start[me, None] - gap)
-                          & (np.arange(k1)[None, :] < me[:, None]))
-        r = r + k0
+    ends = np.cumsum(size)
+    j0 = 0
+    while j0 < n:  # chunks of about _CELLS pairs
+        j1 = max(j0 + 1, int(np.searchsorted(ends, (ends[j0 - 1] if j0 else 0) + _CELLS)))
+        j1 = min(j1, n)
+        sz = size[j0:j1]
+        c = np.repeat(np.arange(j0, j1), sz)
+        r = c + 1 + np.arange(int(sz.sum())) - np.repeat(np.cumsum(sz) - sz, sz)
         keep = close[at[c], at[r]]
         rs.append(r[keep])
         cs.append(c[keep])
+        j0 = j1
     if not rs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(rs), np.concatenate(cs)
+    r, c = np.concatenate(rs), np.concatenate(cs)
+    order = np.lexsort((c, r))
+    return r[order], c[order]
 
 
 def _place_each(rows: list, new: list, first: dict) -> tuple[np.ndarray, int]:

@@ -66,13 +66,17 @@ def _valid_sums(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Valid mask, cumulative sums of the rounded valid values (what _rolling_mean computes)
     and the rows that are not valid (few: counts of valid values come from them)."""
     def make():
-        valid = np.isfinite(rows.v) & ~flag_in(rows.f, INVALID_FLAGS)
+        valid = np.isfinite(rows.v)
+        valid &= ~flag_in(rows.f, INVALID_FLAGS)
         invalid = np.flatnonzero(~valid)
-        x = np.round(rows.v, 6)
-        x[invalid] = 0.0  # np.where(valid, x, 0.0) without another array
+        # the rounded values, then their sums, in one array (np.where(valid, x, 0.0) and the
+        # cumulative sums without another array of the rows' size)
         cs = np.empty(len(rows) + 1)
         cs[0] = 0.0
-        np.cumsum(x, out=cs[1:])
+        x = cs[1:]
+        np.round(rows.v, 6, out=x)
+        x[invalid] = 0.0
+        np.cumsum(x, out=x)
         return valid, cs, invalid
     return _memo(rows, "sums", make)
 
@@ -127,15 +131,60 @@ def _starts_at(rows: Rows, width_us: int, idx: np.ndarray) -> np.ndarray:
     if key is None:
         g = _memo(rows, "g", lambda: _groups(rows.ds))
         return _memo(rows, ("start", width_us), lambda: _window_start(g, rows.t, width_us))[idx]
-    return np.searchsorted(key, key[idx] - width_us, side="right")
+    q = key[idx] - width_us
+    per = _memo(rows, ("per", width_us), lambda: _rows_per_window(rows, width_us))
+    if per < 2 or len(idx) < 64:
+        return np.searchsorted(key, q, side="right")
+    # series at a regular step (most are) start their window a fixed number of rows back:
+    # check that guess (the first row after q, as keys increase) and search where it fails
+    start = np.maximum(idx - (per - 1), 0)
+    right = (key[start] > q) & ((start == 0) | (key[np.maximum(start - 1, 0)] <= q))
+    if not right.all():
+        wrong = np.flatnonzero(~right)
+        start[wrong] = np.searchsorted(key, q[wrong], side="right")
+    return start
+
+
+def _rows_per_window(rows: Rows, width_us: int) -> int:
+    """Rows in a window at the step of the longest series (0: no step to go by)."""
+    _ids, first, end = _blocks(rows)
+    k = int(np.argmax(end - first))
+    if end[k] - first[k] < 3:
+        return 0
+    step = (int(rows.t[end[k] - 1]) - int(rows.t[first[k]])) / int(end[k] - first[k] - 1)
+    return int(round(width_us / step)) if step > 0 else 0
 
 
 def _mean_at(rows: Rows, width_us: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing means over `width_us` and their valid counts at the rows idx. Where a rule
+    evaluated most rows (the 24-h WHO guideline on PM2.5 fires on most), they are kept for
+    the rules reading the same rows and window after it: the same numbers, not computed
+    twice. Nothing is kept otherwise: arrays of the rows' size would cost more to allocate
+    than the few rows evaluated."""
+    kept = rows.memo.get(("means", width_us))
+    if kept is None:
+        mean, count = _means(rows, width_us, idx)
+        if 2 * len(idx) >= len(rows) > 0:
+            kept = rows.memo[("means", width_us)] = (
+                np.empty(len(rows)), np.empty(len(rows), np.int64), np.zeros(len(rows), bool))
+            kept[0][idx], kept[1][idx], kept[2][idx] = mean, count, True
+        return mean, count
+    every, counts, have = kept
+    miss = idx[~have[idx]]
+    if len(miss):
+        every[miss], counts[miss] = _means(rows, width_us, miss)
+        have[miss] = True
+    return every[idx], counts[idx]
+
+
+def _means(rows: Rows, width_us: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     _valid, cs, invalid = _valid_sums(rows)
     start = _starts_at(rows, width_us, idx)
     # valid rows in [start, idx]: all of them less the invalid ones there
-    n = (idx + 1 - start) - (np.searchsorted(invalid, idx, side="right")
-                             - np.searchsorted(invalid, start, side="left"))
+    n = idx + 1 - start
+    if len(invalid):
+        n -= np.searchsorted(invalid, idx, side="right") - np.searchsorted(invalid, start,
+                                                                             side="left")
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.round((cs[idx + 1] - cs[start]) / n, 6)
     return mean, n
@@ -179,8 +228,7 @@ def _sparse(rows: Rows, ranges: dict[int, tuple[int, int]], hits: np.ndarray, wi
     trailing window (t - width, t] (width: one, or per hit)."""
     n = len(rows)
     ids, first, end = _blocks(rows)
-    lo = np.array([ranges.get(d, (1, 0))[0] for d in ids.tolist()], np.int64)
-    hi = np.array([ranges.get(d, (1, 0))[1] for d in ids.tolist()], np.int64)
+    lo, hi = _per_stream(ranges, ids)
     a, b = _bounds(rows, lo, hi)
     b = np.maximum(a, b)  # in range: [a, b) of each block
     if 4 * len(hits) > n:
@@ -192,29 +240,65 @@ def _sparse(rows: Rows, ranges: dict[int, tuple[int, int]], hits: np.ndarray, wi
         cand = _union(np.maximum(hits, a[hb]), np.minimum(reach, b[hb]))
     done = np.zeros(n, bool)
     ok = np.zeros(n, bool)
-    value, limit = np.zeros(n), np.zeros(n)
-    sev = np.zeros(n, np.int8)
+    # what the evaluated rows gave, in the order evaluated (slot: a row's place there): not
+    # arrays of the rows' size, which cost more to allocate than the few rows evaluated
+    slot = np.empty(n, np.int32 if n < (1 << 31) else np.int64)
+    got: list[tuple] = []
+    evaluated = [0]
 
     def evaluate(idx: np.ndarray) -> None:
         idx = idx[~done[idx]]
         if len(idx):
-            ok[idx], value[idx], limit[idx], sev[idx] = at(idx)
+            is_point, value, limit, sev = at(idx)
+            ok[idx] = is_point
+            got.append((value, limit, sev))
+            slot[idx] = np.arange(evaluated[0], evaluated[0] + len(idx))
+            evaluated[0] += len(idx)
             done[idx] = True
 
     evaluate(cand)
-    fired = cand[ok[cand] & (sev[cand] >= 0)]
+    fired = cand[ok[cand] & (got[0][2] >= 0)] if got else cand
     if len(fired) == 0:
         return _empty()
     fb = _block_of(rows, fired)
-    # the next point after each firing point, within range
-    nxt = _walk(fired + 1, b[fb], 1, evaluate, ok)
-    # the last point in range of each datastream with firing points
     blocks = fb[np.r_[True, fb[1:] != fb[:-1]]]
-    last = _walk(b[blocks] - 1, a[blocks] - 1, -1, evaluate, ok)
-    keep = np.zeros(n, bool)
-    keep[fired] = keep[nxt] = keep[last] = True
-    idx = np.flatnonzero(keep)
-    return Points(rows.ds[idx], rows.t[idx], value[idx], limit[idx], sev[idx])
+    if 4 * len(hits) > n:  # every row in range is evaluated: the points are known, no walk
+        pts = cand[ok[cand]]
+        j = np.searchsorted(pts, fired, side="right")
+        nxt = pts[np.minimum(j, len(pts) - 1)]
+        nxt = nxt[(j < len(pts)) & (nxt < b[fb])]
+        j = np.searchsorted(pts, b[blocks], side="left") - 1
+        last = pts[np.maximum(j, 0)]
+        last = last[(j >= 0) & (last >= a[blocks])]
+    else:
+        # the next point after each firing point, within range
+        nxt = _walk(fired + 1, b[fb], 1, evaluate, ok)
+        # the last point in range of each datastream with firing points
+        last = _walk(b[blocks] - 1, a[blocks] - 1, -1, evaluate, ok)
+    if 8 * (len(fired) + len(nxt)) > n:  # many: a mask costs less than a sort
+        keep = np.zeros(n, bool)
+        keep[fired] = keep[nxt] = keep[last] = True
+        idx = np.flatnonzero(keep)
+    else:
+        idx = _sorted_distinct(np.concatenate((fired, nxt, last)))
+    at_slot = slot[idx]
+    value, limit, sev = (np.concatenate(c) for c in zip(*got, strict=True))
+    return Points(rows.ds[idx], rows.t[idx], value[at_slot], limit[at_slot], sev[at_slot])
+
+
+def _per_stream(ranges: dict[int, tuple[int, int]], ids: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The ranges of the datastreams ids as arrays, (1, 0) (empty) for those without one."""
+    lo, hi = np.ones(len(ids), np.int64), np.zeros(len(ids), np.int64)
+    if ranges and len(ids):
+        keys = np.fromiter(ranges, np.int64, len(ranges))
+        bounds = np.array(list(ranges.values()), np.int64).reshape(-1, 2)
+        order = np.argsort(keys)
+        keys, bounds = keys[order], bounds[order]
+        at = np.minimum(np.searchsorted(keys, ids), len(keys) - 1)
+        found = keys[at] == ids
+        lo[found], hi[found] = bounds[at[found], 0], bounds[at[found], 1]
+    return lo, hi
 
 
 def _walk(p: np.ndarray, stop: np.ndarray, step: int, evaluate, ok: np.ndarray) -> np.ndarray:
@@ -411,6 +495,9 @@ def _aqi_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> P
     for (c, pi), (_std, _prop, _avg, hours, _floor, conc) in plan.items():
         low_of[(c + 1) * len(names) + pi] = conc
         width_of[(c + 1) * len(names) + pi] = hours * HOUR_US
+    by_group = {(c + 1) * len(names) + pi: (*entry, np.array(
+        [math.inf if cat.max is None else cat.max for cat in entry[0].categories]))
+        for (c, pi), entry in plan.items()}
     # per datastream: the lowest such concentration and the longest window of its standards
     hits = _over(rows, _per_block(rows, run, low_of[pair], np.fmin))
     widest = _per_block(rows, run, width_of[pair], np.maximum)
@@ -420,16 +507,22 @@ def _aqi_sparse(rule: Rule, rows: Rows, streams: dict[int, Stream], ranges) -> P
         level = np.zeros(len(idx), np.int64)
         floor = np.full(len(idx), np.nan)
         ci, pi = _at(run, code, idx), prop_of[_block_of(rows, idx)]
-        for (c, q), (std, prop, avg, hours, fl, _conc) in plan.items():
-            sel = np.flatnonzero((ci == c) & (pi == q))
-            if len(sel) == 0:
+        # the rows of each (standard, pollutant) present, in their order: one pass to group
+        # them rather than one per pair the rule knows (a walk asks for a few rows at a time)
+        group = (np.nan_to_num(ci, nan=-1).astype(np.int64) + 1) * len(names) + pi
+        order = np.argsort(group, kind="stable")
+        cuts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+        for a, b in zip(cuts.tolist(), np.r_[cuts[1:], len(idx)].tolist(), strict=True):
+            g = int(group[order[a]])
+            entry = by_group.get(g)
+            if entry is None:
                 continue
+            std, prop, avg, hours, fl, _conc, maxima = entry
+            sel = order[a:b]
             mean, n = _mean_at(rows, hours * HOUR_US, idx[sel])
             enough = n >= math.ceil(p["min_valid_fraction"] * hours)
             sel = sel[enough]
             values = iaqi_array(std.id, prop, mean[enough], avg)
-            maxima = np.array([math.inf if cat.max is None else cat.max
-                               for cat in std.categories])
             index[sel] = values
             level[sel] = np.searchsorted(maxima, values, side="left") + 1
             floor[sel] = fl
