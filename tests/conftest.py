@@ -30,3 +30,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"../shared/data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, but tests/browser is one unit: its session fixture builds and serves
+    the demo (15-25 s) and starts Chromium on every worker that runs any browser file."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class BrowserTogether(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("tests/browser/"):
+                return "tests/browser"
+            return super()._split_scope(nodeid)
+
+    return BrowserTogether(config, log)

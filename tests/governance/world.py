@@ -227,10 +227,10 @@ def build_world(store) -> World:
 
 
 @contextmanager
-def world_client(home: Path) -> Iterator[tuple[World, TestClient]]:
+def world_client(home: Path, *, threads: int = 2) -> Iterator[tuple[World, TestClient]]:
     """The world in a fresh store under `home` and an in-process client of the real app, for
     a module of tests that share them (the leak matrices make thousands of requests)."""
-    settings = Settings(home=home, memory_limit="1GB", threads=2)
+    settings = Settings(home=home, memory_limit="1GB", threads=threads)
     store = open_store(settings)
     world = build_world(store)
     with TestClient(create_app(settings, store=store)) as client:

@@ -95,8 +95,9 @@ def test_parsed_values_are_bitwise_those_duckdb_reads(store):
 
 
 def both(store, tmp_path, text: str, mapping: dict | None = None, zone: str | None = None,
-         split_min: int = SPLIT_MIN, part_max: int = PART_MAX):
-    """Per row (station, variable, unit), t, v, code from scan_typed and from scan."""
+         split_min: int = SPLIT_MIN, part_max: int = PART_MAX, block: int = 300):
+    """Per row (station, variable, unit), t, v, code from scan_typed and from scan, read in
+    blocks of `block` bytes (small, so even a small file comes in several batches)."""
     path = write(tmp_path / "obs.csv", text)
     spec = load_mapping(mapping)
     cur = store.cursor()
@@ -108,12 +109,12 @@ def both(store, tmp_path, text: str, mapping: dict | None = None, zone: str | No
                                        ("station", "variable", "unit")},
                                     "time": ("tr", []), "value": ("vr", [])},
                     None, "VARCHAR", "VARCHAR")
-    fast = scan_typed(cur, table, typed, rows_sql(rest, spec, zone), block=300,
+    fast = scan_typed(cur, table, typed, rows_sql(rest, spec, zone), block=block,
                       split_min=split_min, part_max=part_max)
-    slow = scan(cur, table, rel, keys_sql, lambda r: rows_sql(r, spec, zone), block=300)
+    slow = scan(cur, table, rel, keys_sql, lambda r: rows_sql(r, spec, zone), block=block)
     if fast is None or slow is None:
         return fast, slow
-    assert len(fast.k) > 1  # several batches, whose keys must merge
+    assert len(fast.k) > 1 and len(slow.k) > 1  # several batches, whose keys must merge
 
     def rows(scanned):
         triple = {r[0]: tuple(r[1:4]) for r in scanned.key_rows}
@@ -173,6 +174,9 @@ def test_irregular_files_are_left_to_read_csv(store, tmp_path, body, split_min):
     assert scan_typed(cur, table, typed, ("SELECT 1", []), split_min=split_min) is None
 
 
+BLOCK = 4096
+
+
 @pytest.mark.parametrize("part_max", [PART_MAX, 20_000])
 def test_parts_parsed_at_once_give_the_rows_in_file_order(store, tmp_path, part_max):
     """A file without quotes is cut at line starts and its parts parsed two at a time; the
@@ -186,8 +190,10 @@ def test_parts_parsed_at_once_give_the_rows_in_file_order(store, tmp_path, part_
     assert cuts and all(path.read_bytes()[c - 1:c] == b"\n" for c in cuts)
     parts = max(2, -(-path.stat().st_size // part_max))  # ~125 kB: 2, or 7 of <= 20 kB
     assert len(cuts) == parts - 1 and (parts > 2) == (part_max < PART_MAX)
-    fast, slow = both(store, tmp_path, text, split_min=0, part_max=part_max)
-    one, _ = both(store, tmp_path, text)
+    # blocks of 4 kB, not 300 bytes: dozens of batches, not 500 (each one SQL query or more)
+    assert path.stat().st_size > 2 * parts * BLOCK  # still several batches in every part
+    fast, slow = both(store, tmp_path, text, split_min=0, part_max=part_max, block=BLOCK)
+    one, _ = both(store, tmp_path, text, block=BLOCK)
     assert fast[0] == slow[0] == one[0] and fast[1] == slow[1] == one[1]
     for f, o in zip(fast[2], one[2], strict=True):
         np.testing.assert_array_equal(f, o)  # NaN in the same places too
