@@ -39,7 +39,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404 and _wants_page(request):
+            # a browser at a wrong address gets the site's page, not JSON
+            from ecobridge.web.render import render
+
+            return render(request, "catalog/not_found.html", status=404)
         return _problem(exc.status_code, str(exc.detail), str(exc.detail), "http-error")
+
+
+MACHINE_PREFIXES = ("/api/", "/ogcapi", "/sta/", "/static/")
+
+
+def _wants_page(request: Request) -> bool:
+    """A browser's navigation (it asks for HTML first) outside the machine interfaces."""
+    accept = request.headers.get("accept", "")
+    return (accept.startswith("text/html")
+            and not request.url.path.startswith(MACHINE_PREFIXES))
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
