@@ -46,7 +46,9 @@ def camtrap_dp_download(store: StoreDep, principal: PrincipalDep,
     return _zip(export_camtrap_dp(store, principal, ref), ref, "camtrap-dp")
 
 
-def _save(request: Request, upload: UploadFile) -> FsPath:
+def save_upload(request: Request, upload: UploadFile) -> FsPath:
+    """The upload in a folder of its own under the deployment's uploads (the caller removes
+    the folder); its name is the client's file name without any path."""
     name = FsPath(upload.filename or "").name
     if not name or "\x00" in name:
         raise InvalidInput("the upload needs a file name", field="file")
@@ -59,7 +61,7 @@ def _save(request: Request, upload: UploadFile) -> FsPath:
 
 
 def _import(request: Request, upload: UploadFile, run) -> dict:
-    path = _save(request, upload)
+    path = save_upload(request, upload)
     try:
         report = run(path).as_dict()
     finally:

@@ -13,18 +13,16 @@ POST /api/v1/datasets/{ref}/dwca and /camtrap-dp, in the request, as the API run
 from __future__ import annotations
 
 import json
-import secrets
 import shutil
 import zipfile
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request, UploadFile
 from markupsafe import Markup, escape
 
+from ecobridge.biodiversity.api import save_upload
 from ecobridge.biodiversity.camtrap import import_camtrap_dp
 from ecobridge.biodiversity.dwca import import_dwca
-from ecobridge.errors import InvalidInput
 from ecobridge.governance.policy import Principal
 from ecobridge.monitoring.reasons import fill, is_stored_reason
 from ecobridge.monitoring.report import quarantined
@@ -92,19 +90,12 @@ def archive_kind(file: UploadFile, kind: str) -> str | None:
 def import_archive(request: Request, store, principal: Principal, dataset: str,
                    file: UploadFile, kind: str) -> int:
     """Import the archive or package into the dataset; the run's id (its report follows it)."""
-    name = Path(file.filename or "").name
-    if not name or "\x00" in name:
-        raise InvalidInput("the upload needs a file name", field="file")
-    folder = request.app.state.settings.home / "uploads" / secrets.token_hex(12)
-    folder.mkdir(parents=True)
-    path = folder / name
+    path = save_upload(request, file)
     try:
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out, length=1 << 20)
         report = ARCHIVES[kind](store, path, dataset=dataset, principal=principal,
-                                file_name=name)
+                                file_name=path.name)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(path.parent, ignore_errors=True)
     return report.run_id
 
 
