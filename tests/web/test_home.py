@@ -7,7 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from api.data import SENSITIVE_POINT, build  # tests/ is on sys.path
@@ -16,28 +16,10 @@ from fastapi.testclient import TestClient
 from ecobridge.api.app import create_app
 from ecobridge.biodiversity import service as bio
 from ecobridge.governance import accounts, tokens
+from web.alert_rows import insert_alert
 from web.i18n_check import assert_translated
 
 CAMERA = (131.3001, 43.4409)  # a camera-trap deployment of the sensitive dataset
-
-
-def _alert(store, dataset_id: int, thing_id: int, severity: str, status: str = "open") -> int:
-    """An alert row as the evaluator writes it (rule, incident, alert)."""
-    now = datetime.now(UTC)
-    with store.transaction() as cur:
-        rule = cur.execute(
-            "INSERT INTO alert_rules (name, kind, params, severity, dataset_id)"
-            " VALUES (?, 'threshold', '{}', ?, ?) RETURNING id",
-            [f"rule {thing_id} {severity}", severity, dataset_id]).fetchone()[0]
-        incident = cur.execute("INSERT INTO incidents DEFAULT VALUES RETURNING id").fetchone()[0]
-        return cur.execute(
-            "INSERT INTO alerts (rule_id, dataset_id, thing_id, observed_property, incident_id,"
-            " status, severity, started_at, last_seen_at, points, peak_value, unit, geom)"
-            " SELECT ?, ?, ?, 'pm25', ?, ?, ?, ?, ?, 3, 187.5, 'ug/m3', l.geom"
-            " FROM thing_locations tl JOIN locations l ON l.id = tl.location_id"
-            " WHERE tl.thing_id = ? RETURNING id",
-            [rule, dataset_id, thing_id, incident, status, severity, now - timedelta(hours=5),
-             now, thing_id]).fetchone()[0]
 
 
 def _area(store, dataset_id: int, code: str, name: str, kind: str = "protected_area") -> int:
@@ -60,11 +42,13 @@ def site(settings, store):
     store.execute("UPDATE things SET properties = ? WHERE id = ?",
                   [json.dumps({"code": "AST-1", "country": "chn"}), world.things["astana"]])
     world.alerts = {
-        "almaty": _alert(store, world.datasets["kz-air"], world.things["almaty"], "severe"),
-        "old": _alert(store, world.datasets["kz-air"], world.things["astana"], "extreme",
-                      status="resolved"),
-        "secret": _alert(store, world.datasets["kz-secret"], world.things["secret"], "extreme"),
-        "embargo": _alert(store, world.datasets["ru-embargo"], world.things["embargo"], "minor"),
+        "almaty": insert_alert(store, world.datasets["kz-air"], world.things["almaty"], "severe"),
+        "old": insert_alert(store, world.datasets["kz-air"], world.things["astana"], "extreme",
+                            status="resolved"),
+        "secret": insert_alert(store, world.datasets["kz-secret"], world.things["secret"],
+                               "extreme"),
+        "embargo": insert_alert(store, world.datasets["ru-embargo"], world.things["embargo"],
+                                "minor"),
     }
     world.areas = {"park": _area(store, world.datasets["kz-air"], "PARK-1", "Ile-Alatau park"),
                    "hidden": _area(store, world.datasets["kz-secret"], "HIDDEN-A", "HIDDEN park"),

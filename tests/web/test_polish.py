@@ -10,7 +10,6 @@ import itertools
 import json
 import math
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from ecobridge.governance import accounts, tokens
 from ecobridge.store import open_store
 from ecobridge.web import alert_pages, positions
 from ecobridge.web.maps import TILE_LAND
+from web.alert_rows import insert_alert
 from web.i18n_check import assert_translated
 
 CSS = Path(positions.__file__).parent / "static" / "style.css"
@@ -44,32 +44,13 @@ def shared(tmp_path_factory):
                               domain="boundaries", title="Outlines", licence="CC0-1.0")
     for i, code in enumerate(OUTLINES):
         add_area(store, outlines, code, {"en": code}, box(i, 0, i + 1, 1), kind="admin_boundary")
-    alerts = {"kz": [_alert(store, world.datasets["kz-air"], world.things["almaty"], i)
-                     for i in range(3)],
-              "ru": [_alert(store, world.datasets["ru-tigers"], world.things["tiger"], i)
-                     for i in range(3)]}
+    alerts = {"kz": [insert_alert(store, world.datasets["kz-air"], world.things["almaty"])
+                     for _ in range(3)],
+              "ru": [insert_alert(store, world.datasets["ru-tigers"], world.things["tiger"])
+                     for _ in range(3)]}
     with TestClient(create_app(settings, store=store)) as client:
         yield client, store, world, areas, alerts
     store.close()
-
-
-def _alert(store, dataset_id: int, thing_id: int, n: int) -> int:
-    """An open alert as the evaluator writes it (rule, incident, alert)."""
-    now = datetime.now(UTC)
-    with store.transaction() as cur:
-        rule = cur.execute(
-            "INSERT INTO alert_rules (name, kind, params, severity, dataset_id)"
-            " VALUES (?, 'threshold', '{}', 'minor', ?) RETURNING id",
-            [f"rule {dataset_id} {n}", dataset_id]).fetchone()[0]
-        incident = cur.execute("INSERT INTO incidents DEFAULT VALUES RETURNING id").fetchone()[0]
-        return cur.execute(
-            "INSERT INTO alerts (rule_id, dataset_id, thing_id, observed_property, incident_id,"
-            " status, severity, started_at, last_seen_at, points, peak_value, unit, geom)"
-            " SELECT ?, ?, ?, 'pm25', ?, 'open', 'minor', ?, ?, 3, 120.0, 'ug/m3', l.geom"
-            " FROM thing_locations tl JOIN locations l ON l.id = tl.location_id"
-            " WHERE tl.thing_id = ? RETURNING id",
-            [rule, dataset_id, thing_id, incident, now - timedelta(hours=3), now,
-             thing_id]).fetchone()[0]
 
 
 def _member(store, org_id: int, name: str) -> dict:
