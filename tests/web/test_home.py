@@ -114,7 +114,13 @@ def test_home_shows_the_map_with_its_note(site):
     assert "Borders are shown de facto (Natural Earth)." in html
     messages = re.search(r'id="ecobridge-map-messages">(.*?)</script>', html, re.S).group(1)
     assert json.loads(messages)["Map.Title"] == "Map"
-    assert client.get("/static/js/map.js").status_code == 200
+    # the base map part (basemap.js) runs after MapLibre and before map.js, which uses it
+    scripts = re.findall(r'<script src="([^"]+)" defer>', html)
+    order = [scripts.index(s) for s in ("/static/vendor/maplibre-gl/maplibre-gl-csp.js",
+                                        "/static/js/basemap.js", "/static/js/map.js")]
+    assert order == sorted(order)
+    for script in ("/static/js/basemap.js", "/static/js/map.js"):
+        assert client.get(script).status_code == 200
 
 
 def test_nothing_private_is_shown_to_anonymous_visitors(site):
