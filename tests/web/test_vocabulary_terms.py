@@ -72,3 +72,16 @@ def test_english_pages_show_the_terms_as_they_are(client, store):
     assert re.search(r'data-term="camera trap">camera trap<', dataset)
     listing = client.get("/areas", params={"lang": "en"}).text
     assert ">National Park<" in listing and ">UNESCO World Heritage Site<" in listing
+
+
+@pytest.mark.parametrize(("lang", "comma", "semicolon"),
+                         [("zh", "、", "；"), ("ru", ", ", "; "), ("en", ", ", "; ")])
+def test_lists_are_set_apart_the_languages_way(client, store, lang, comma, semicolon):
+    """Chinese enumerates with 、 (and ； between longer items), Russian and English with ", "."""
+    dataset = client.get("/datasets/leopard-traps", params={"lang": lang}).text
+    keywords = re.search(r'<dd>(<span class="term".*?)</dd>', dataset).group(1)
+    parts = re.split(r"<span[^>]*>[^<]*</span>", keywords)
+    assert len(parts) == 4 and parts[1:3] == [comma, comma], keywords
+    area = client.get(f"/areas/{_area_ids(store)['LAND']}", params={"lang": lang}).text
+    designation = re.search(r'<span><span class="term".*?</span>(.*?)<span', area).group(1)
+    assert designation == semicolon

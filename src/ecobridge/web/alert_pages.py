@@ -26,7 +26,7 @@ from ecobridge.governance.policy import Principal, visible_datasets_sql
 from ecobridge.languages import localise
 from ecobridge.web.catalog_pages import country_name
 from ecobridge.web.i18n import PageLanguageDep
-from ecobridge.web.render import render
+from ecobridge.web.render import join_list, render
 
 router = APIRouter(include_in_schema=False)
 Id = Annotated[int, Path(ge=1, le=2**62)]
@@ -112,7 +112,7 @@ def _own_country(store, principal: Principal, alert: dict) -> bool:
 
 
 def _country_names(codes, lang: str) -> str:
-    return ", ".join(sorted(country_name(c, lang) for c in codes))
+    return join_list(lang, sorted(country_name(c, lang) for c in codes))
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -145,6 +145,7 @@ def alerts_page(request: Request, store: StoreDep, principal: PrincipalDep,
         filters=chosen, list_status=status, filtered=own != {"status": DEFAULT_STATUS},
         query=query, older=older, live=before is None and not others,
         own_count=own_count, own_first=bool(principal.countries),
+        own_countries=sorted(principal.countries),
         home_countries=_country_names(principal.countries, lang),
         stream_url=f"/api/v1/alerts/stream?after={last_event}",
         datasets=datasets, titles=dict(datasets),

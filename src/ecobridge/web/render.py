@@ -27,12 +27,31 @@ def _thousands(n) -> str:
     return f"{int(n or 0):,}".replace(",", "\u202f")
 
 
+# How the items of a list are written apart in running text: Chinese enumerates with the
+# ideographic enumeration comma, and separates longer items with a full-width semicolon.
+LIST_SEPARATORS = {"zh": ("\u3001", "\uff1b")}
+
+
+def list_separator(lang: str, *, strong: bool = False) -> str:
+    """The comma between a list's items (with `strong`, the semicolon) in this language."""
+    comma, semicolon = LIST_SEPARATORS.get(lang, (", ", "; "))
+    return semicolon if strong else comma
+
+
+def join_list(lang: str, items) -> str:
+    """Words or names as one list in the page's language, e.g. countries in a sentence."""
+    return list_separator(lang).join(items)
+
+
 @cache
 def environment(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters["thousands"] = _thousands
+    # {{ items|join(list_sep) }}: a list of words in this language (Chinese: 、)
+    env.globals["list_sep"] = list_separator(lang)
+    env.globals["list_sep_strong"] = list_separator(lang, strong=True)
     env.filters["tojson_attr"] = lambda value: json.dumps(value, ensure_ascii=False)
     # positions with their hemisphere, in this language (web/positions.py)
     env.globals["position"] = partial(positions.position, lang)

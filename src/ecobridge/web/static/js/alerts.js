@@ -5,7 +5,10 @@
 //   the page was rendered; EventSource resumes with Last-Event-ID after a reconnect). A new
 //   alert that matches the page's filters gets its row (rendered by the server in the page's
 //   language, GET /alerts/{id}/row) at the top of the list, a changed one has its row replaced;
-//   the map is redrawn and the news is announced politely in the live region.
+//   the map is redrawn and the news is announced politely in the live region. For a reader
+//   whose organisations have a country (data-own-countries), the list keeps the server's order:
+//   the alerts on data shared from those countries first (the row says so: data-own-country),
+//   then the rest, so a new row goes at the top of its own block.
 // - Map: drawn here with the shared component (static/js/map.js), to keep its handle for
 //   redrawing; this file runs before map.js and takes the figure out of its automatic drawing.
 (() => {
@@ -107,6 +110,32 @@
     fresh = [];
   }
 
+  // Where a new row goes: the top of the list, or for a reader with a country of their own,
+  // the top of its block (own country's alerts first, as alerts_page lists them).
+  const ownFirst = Boolean((page.dataset.ownCountries || "").trim());
+  function insert(body, row) {
+    const own = row.hasAttribute("data-own-country");
+    if (!ownFirst || own) {
+      body.prepend(row);
+      if (own) ownListed(body);
+      return;
+    }
+    const others = [...body.rows].find((tr) => !tr.hasAttribute("data-own-country"));
+    if (others) others.before(row);
+    else body.append(row);
+  }
+
+  // The note above the list counts the own country's alerts; if it said none was listed, it
+  // now says that they come first.
+  function ownListed(body) {
+    const note = document.querySelector(".own-first");
+    if (!note) return;
+    if (note.dataset.ownCount === "0" && note.dataset.msgLeading) {
+      note.textContent = note.dataset.msgLeading;
+    }
+    note.dataset.ownCount = String(body.querySelectorAll("tr[data-own-country]").length);
+  }
+
   async function handle(event) {
     let data;
     try { data = JSON.parse(event.data); } catch (e) { return; }
@@ -124,7 +153,7 @@
     if (current) {
       current.replaceWith(row);
     } else {
-      body.prepend(row);
+      insert(body, row);
       fresh.push(alert);
       clearTimeout(announceTimer);
       announceTimer = setTimeout(flushNews, 300);
