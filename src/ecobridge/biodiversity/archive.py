@@ -20,6 +20,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from ecobridge.errors import InvalidInput
+from ecobridge.monitoring.reasons import Reason, reason
 
 DWC_TEXT = "{http://rs.tdwg.org/dwc/text/}"
 DWC = "http://rs.tdwg.org/dwc/terms/"
@@ -88,7 +89,11 @@ class Archive:
     core: DataFile
     extensions: list[DataFile]
     metadata: bytes | None
-    warnings: list[str]
+    notes: list[Reason]  # the warnings, as codes (monitoring/reasons.py)
+
+    @property
+    def warnings(self) -> list[str]:
+        return [note.text for note in self.notes]
 
 
 def local_name(term: str) -> str:
@@ -267,7 +272,7 @@ def read_archive(path: str | Path) -> Archive:
         raise InvalidInput("no such file or folder", file=str(path))
     source = _Source(path)
     try:
-        warnings: list[str] = []
+        warnings: list[Reason] = []
         if source.has("meta.xml"):
             metadata_name, specs = parse_meta(source.read("meta.xml"))
         else:
@@ -277,12 +282,13 @@ def read_archive(path: str | Path) -> Archive:
             metadata = source.read(metadata_name)
         elif metadata_name:
             found = [n for n in source.files() if n.lower() in ("eml.xml", "metadata.xml")]
-            hint = f"; read {found[0]} instead" if found else ""
-            warnings.append(f"meta.xml names the metadata file {metadata_name!r}, which the "
-                            f"archive does not hold{hint}")
+            warnings.append(
+                reason("dwca-metadata-instead", meta="meta.xml", file=metadata_name,
+                       found=found[0]) if found
+                else reason("dwca-metadata-missing", meta="meta.xml", file=metadata_name))
             metadata = source.read(found[0]) if found else None
         else:
-            warnings.append("the archive names no metadata (EML) file")
+            warnings.append(reason("dwca-no-metadata", eml="EML"))
         files = [read_file(spec, loc, source.read(loc)) for spec in specs
                  for loc in spec.locations]
     finally:
@@ -291,7 +297,7 @@ def read_archive(path: str | Path) -> Archive:
     if len(core) > 1:  # several core files with one layout: one table
         for extra in core[1:]:
             _append(core[0], extra)
-    return Archive(name=path.name, core=core[0], warnings=warnings, metadata=metadata,
+    return Archive(name=path.name, core=core[0], notes=warnings, metadata=metadata,
                    extensions=[f for f in files if not f.spec.is_core])
 
 
@@ -304,7 +310,7 @@ def _append(into: DataFile, extra: DataFile) -> None:
     into.short += [(r + offset, n) for r, n in extra.short]
 
 
-def _simple(source: _Source, warnings: list[str]) -> tuple[None, list[FileSpec]]:
+def _simple(source: _Source, warnings: list[Reason]) -> tuple[None, list[FileSpec]]:
     """No meta.xml: one CSV or tab-separated file whose header row holds Darwin Core terms."""
     data = [n for n in source.files() if n.lower().endswith((".csv", ".txt", ".tsv"))]
     if len(data) != 1:
@@ -313,7 +319,7 @@ def _simple(source: _Source, warnings: list[str]) -> tuple[None, list[FileSpec]]
     head = source.read(data[0]).decode("utf-8-sig", errors="replace").splitlines()[0]
     delimiter = "\t" if "\t" in head else ","
     names = next(csv.reader([head], delimiter=delimiter))
-    warnings.append(f"no meta.xml: read {data[0]} as simple Darwin Core, terms from its header")
+    warnings.append(reason("dwca-simple", meta="meta.xml", file=data[0]))
     fields = [Field(term=n if ":" in n and "/" in n else DWC + n.strip(), index=i)
               for i, n in enumerate(names) if n.strip()]
     return None, [FileSpec(row_type=OCCURRENCE, locations=data, fields=fields,

@@ -62,6 +62,7 @@ from ecobridge.governance.policy import (
     record_read,
 )
 from ecobridge.languages import localise
+from ecobridge.monitoring.reasons import Reason, reason
 from ecobridge.monitoring.report import IngestReport, RowCounts
 
 # Camtrap DP field -> store column, where the plain camelCase -> snake_case rule does not hold.
@@ -102,7 +103,7 @@ def import_camtrap_dp(store, path: str | Path, *, dataset: str | int,
         descriptor = _descriptor(folder, path.name)
         version = validate(folder, descriptor, path.name)
         tables = {t: _read(store, folder, descriptor, t) for t in TABLES}
-        notes = [f"resource {r.get('name')!r} is not a Camtrap DP table: not imported"
+        notes = [reason("camtrap-resource-skipped", name=r.get("name"))
                  for r in descriptor["resources"] if r.get("name") not in TABLES]
         counts = _load(store, dataset_id, principal, descriptor, tables, added, notes,
                        occurrence_properties)
@@ -208,7 +209,7 @@ def _cast(column: str, dtype: pa.DataType) -> str:
 
 
 def _load(store, dataset_id: int, principal: Principal, descriptor: dict,
-          tables: dict[str, pa.Table], added: dict[str, list[str]], notes: list[str],
+          tables: dict[str, pa.Table], added: dict[str, list[str]], notes: list[Reason],
           occurrence_properties: dict | None) -> RowCounts:
     counts = RowCounts(rows_in=sum(t.num_rows for t in tables.values()))
     counts.rows_accepted = counts.rows_in
@@ -229,7 +230,7 @@ def _load(store, dataset_id: int, principal: Principal, descriptor: dict,
     derived = service.occurrences_from_detections(store, dataset=dataset_id,
                                                   principal=principal,
                                                   properties=occurrence_properties)
-    notes.append(f"{derived} occurrences derived from event-level animal observations")
+    notes.append(reason("camtrap-occurrences-derived", n=derived))
     return counts
 
 

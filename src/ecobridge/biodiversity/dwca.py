@@ -67,7 +67,7 @@ def import_dwca(store, path: str | Path, *, dataset: str | int,
         with store.transaction() as cur:
             counts.rows_inserted += _keep_records(cur, dataset_id, run_id, records)
             counts.rows_unchanged = counts.rows_accepted - counts.rows_inserted
-            finish_run(cur, run_id, counts, rejects, archive.warnings)
+            finish_run(cur, run_id, counts, rejects, archive.notes)
     except BaseException as exc:
         _remove(store, dataset_id, added)
         fail_run(store, run_id, exc)

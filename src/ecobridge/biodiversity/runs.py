@@ -72,7 +72,9 @@ def open_run(store, path: Path, *, dataset: str | int, kind: str, principal: Pri
 
 
 def finish_run(cur, run_id: int, counts: RowCounts, rejects: list[Reject],
-               warnings: list[str]) -> None:
+               warnings: list[Reason]) -> None:
+    """The run's counts, rejects and warnings: the warnings' English text in `message` (what
+    the API and the CLI show), their codes in `warning_codes` (the report page translates them)."""
     assert counts.rows_in == counts.rows_accepted + counts.rows_rejected, \
         "rows in != accepted + rejected"
     assert counts.rows_accepted == counts.rows_inserted + counts.rows_unchanged, \
@@ -87,9 +89,11 @@ def finish_run(cur, run_id: int, counts: RowCounts, rejects: list[Reject],
     cur.execute(
         "UPDATE ingest_runs SET status = 'done', finished_at = now(), rows_in = ?,"
         " rows_accepted = ?, rows_rejected = ?, rows_inserted = ?, rows_unchanged = ?,"
-        " message = ? WHERE id = ?",
+        " message = ?, warning_codes = ? WHERE id = ?",
         [counts.rows_in, counts.rows_accepted, counts.rows_rejected, counts.rows_inserted,
-         counts.rows_unchanged, "; ".join(warnings) or None, run_id])
+         counts.rows_unchanged, "; ".join(w.text for w in warnings) or None,
+         json.dumps([w.as_dict() for w in warnings], ensure_ascii=False, default=str)
+         if warnings else None, run_id])
 
 
 def fail_run(store, run_id: int, exc: BaseException) -> None:

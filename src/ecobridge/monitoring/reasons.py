@@ -1,4 +1,5 @@
 """Why a row was rejected: a stable code, its parameters, and the English text made from them.
+An archive import's warnings (of the whole file, not of a row) are made the same way.
 
 Every ingest path (observations, stations, areas, Darwin Core Archives, SensorThings writes)
 builds its reasons here, and the quarantine keeps all three: `reason` (the English text, which
@@ -90,6 +91,19 @@ REASONS: dict[str, str] = {
     "sta-not-finite": _("expected a finite number"),
     "sta-unit-code": _("expected a unit code such as %(example)s"),
     "sta-row-length": _("expected a list of %(n)s values"),
+    # what an archive import says of the whole file, not of a row (ingest_runs.message in
+    # English, ingest_runs.warning_codes as codes): Darwin Core Archives (file names and the
+    # name EML are parameters, so they stay as they are in every language)...
+    "dwca-metadata-missing": _("%(meta)s names the metadata file %(file)r, which the archive "
+                               "does not hold"),
+    "dwca-metadata-instead": _("%(meta)s names the metadata file %(file)r, which the archive "
+                               "does not hold; read %(found)s instead"),
+    "dwca-no-metadata": _("the archive names no metadata (%(eml)s) file"),
+    "dwca-simple": _("no %(meta)s: read %(file)s as simple Darwin Core, terms from its header"),
+    # ...and Camtrap DP packages
+    "camtrap-resource-skipped": _("resource %(name)r is not a Camtrap DP table: not imported"),
+    "camtrap-occurrences-derived": _("%(n)s occurrences derived from event-level animal "
+                                     "observations"),
 }
 PLACEHOLDER = re.compile(r"%\((\w+)\)([sr])|%%")
 

@@ -4,7 +4,8 @@ reasons in the reader's language.
 A reject stores its reason as English text and as a code with parameters
 (monitoring/reasons.py); here the code's template is translated (catalogue domain `ingest`) and
 the parameters (file, field, value, row names) are filled in as data, marked translate="no".
-A reject stored before there were codes shows its English text, marked as English.
+A reject stored before there were codes shows its English text, marked as English. An
+archive import's warnings (of the whole file) are codes too, shown the same way.
 
 Darwin Core Archives and Camtrap DP packages go through the same importers as
 POST /api/v1/datasets/{ref}/dwca and /camtrap-dp, in the request, as the API runs them.
@@ -48,6 +49,24 @@ def reject_reason(lang: str, reject: dict) -> Markup:
         return Markup('<span translate="no" lang="en">%s</span>') % (reject.get("reason") or "")
     gettext = translations(lang).gettext
     return Markup(fill(code, params, gettext, _data, lambda text: str(escape(text))))
+
+
+def run_warnings(store, run_id: int, message: str | None) -> list[dict]:
+    """An archive run's warnings as stored codes ({code, params}), or for a run from before
+    there were codes, its English message, one {"text": ...} per warning."""
+    stored = store.scalar("SELECT warning_codes FROM ingest_runs WHERE id = ?", [run_id])
+    if stored:
+        found = json.loads(stored)
+        if all(is_stored_reason(w.get("code"), w.get("params")) for w in found):
+            return found
+    return [{"text": text} for text in (message or "").split("; ") if text]
+
+
+def warning_text(lang: str, warning: dict) -> Markup:
+    """A warning of run_warnings() as HTML in `lang`, as reject_reason() shows a reason."""
+    return reject_reason(lang, {"reason_code": warning.get("code"),
+                                "reason_params": warning.get("params"),
+                                "reason": warning.get("text")})
 
 
 # -- what a dataset takes ----------------------------------------------------------------------
@@ -101,9 +120,12 @@ def import_archive(request: Request, store, principal: Principal, dataset: str,
 
 def archive_rejects(store, job: dict) -> dict:
     """An archive's run with its rejects naming the file inside the archive (the run's
-    report lists them by row only). Call only after the reader's access was checked."""
+    report lists them by row only) and, once done, its warnings. Call only after the reader's
+    access was checked."""
     report = job.get("report")
     if job.get("kind") in ARCHIVES and report and report.get("run_id"):
         rejects = quarantined(store, report["run_id"], MAX_REJECTS, by_file=True)
         report["rejects"] = json.loads(json.dumps(rejects, default=str))
+        if job.get("status") == "done":
+            report["warnings"] = run_warnings(store, report["run_id"], report.get("message"))
     return job

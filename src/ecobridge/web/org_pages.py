@@ -39,6 +39,7 @@ from ecobridge.web.ingest_report import (
     import_archive,
     reject_reason,
     takes,
+    warning_text,
 )
 from ecobridge.web.org_errors import (
     FormPrincipalDep,
@@ -359,6 +360,7 @@ def run_page(request: Request, store: StoreDep, principal: PrincipalDep,
                 else "org/run.html")
     response = render(request, template, lang=lang, job=job, run=run,
                       reject_reason=lambda reject: reject_reason(lang, reject),
+                      warning_text=lambda warning: warning_text(lang, warning),
                       alternate=f"/api/v1/ingest-runs/{run}")
     response.headers["Cache-Control"] = "no-store"
     return response
