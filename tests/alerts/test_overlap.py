@@ -1,16 +1,20 @@
-"""The evaluation computed on a thread while the ingest appends its rows (alerts.overlap) gives
-the alerts, events and incidents of the sequential evaluation, and a failure on the thread
-fails the ingest with nothing written."""
+"""The evaluation computed on a thread while the ingest appends its rows, or while it commits
+them (alerts.overlap), gives the alerts, events and incidents of the sequential evaluation. A
+failure on the thread beside the append fails the ingest with nothing written; beside the
+commit, the rows stay and the run stays marked until its alerts are written, as after a
+process killed between the two transactions."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
 
-from ecobridge.alerts import overlap, service
+from ecobridge.alerts import evaluate, overlap, scheduler, service
 from ecobridge.config import Settings
 from ecobridge.governance import SYSTEM
 from ecobridge.store import open_store
@@ -42,11 +46,11 @@ def _incidents(store) -> list[tuple]:
     return sorted(tuple(sorted(g)) for g in groups.values())
 
 
-def _run(tmp_path, name: str, threaded: bool) -> tuple[list, list, list, int]:
+def _run(tmp_path, name: str, mode: str) -> tuple[list, list, list, int]:
     home = tmp_path / name
     store = open_store(Settings(home=home / "home"))
     before = overlap.Overlap.computed
-    overlap.ENABLED = threaded
+    overlap.MODE = mode
     try:
         series = ingest_chunks(store, home, CHUNKS)
         revised = {k: [None if x is None else round(x * (0.5 if i < 200 else 1.3), 2)
@@ -54,16 +58,18 @@ def _run(tmp_path, name: str, threaded: bool) -> tuple[list, list, list, int]:
         ingest(store, series_csv(home / "revised.csv", {k: v[90:340] for k, v in
                                                         revised.items()},
                                  start=T0 + timedelta(hours=90)))
+        assert store.scalar("SELECT count(*) FROM ingest_runs WHERE alerts_pending") == 0
         return (snapshot(store), _events(store), _incidents(store),
                 overlap.Overlap.computed - before)
     finally:
-        overlap.ENABLED = None
+        overlap.MODE = None
         store.close()
 
 
-def test_threaded_evaluation_equals_sequential(tmp_path):
-    alerts, events, incidents, runs = _run(tmp_path, "threaded", True)
-    want_alerts, want_events, want_incidents, none = _run(tmp_path, "sequential", False)
+@pytest.mark.parametrize("mode", ["append", "commit"])
+def test_threaded_evaluation_equals_sequential(tmp_path, mode):
+    alerts, events, incidents, runs = _run(tmp_path, mode, mode)
+    want_alerts, want_events, want_incidents, none = _run(tmp_path, "sequential", "sequential")
     assert runs == len(CHUNKS) + 1 and none == 0  # each ingest took the path it was meant to
     kinds = {e[3] for e in want_events}
     assert {"opened", "resolved", "retracted"} <= kinds and len(want_alerts) > 10
@@ -72,9 +78,9 @@ def test_threaded_evaluation_equals_sequential(tmp_path):
     assert incidents == want_incidents
 
 
-def test_a_failure_on_the_thread_fails_the_ingest_and_writes_nothing(store, tmp_path):
-    """A rule that breaks while its points are computed (stored unchecked, as a bug would
-    make it) fails the ingest: no rows, no alerts, no events, the run recorded as failed."""
+def _broken_rule(store, tmp_path) -> None:
+    """The WHO guideline and a rule that breaks while its points are computed (stored
+    unchecked, as a bug would make it)."""
     world(store, tmp_path)
     service.create_rule(store, SYSTEM, name="who", kind="threshold",
                         params={"averaging": "24h", "limit": "who"}, severity="info",
@@ -84,14 +90,22 @@ def test_a_failure_on_the_thread_fails_the_ingest_and_writes_nothing(store, tmp_
                     ["broken", "threshold", json.dumps({
                         "averaging": "24h", "limit": 10.0, "min_valid": "eighteen",
                         "escalate": [], "clear_hours": 6}), "minor"])
+
+
+SERIES = {("BJ1", "pm25"): [10.0] * 30 + [90.0] * 40}
+
+
+def test_a_failure_beside_the_append_fails_the_ingest_and_writes_nothing(store, tmp_path):
+    """No rows, no alerts, no events, the run recorded as failed."""
+    _broken_rule(store, tmp_path)
     before = overlap.Overlap.computed
-    path = series_csv(tmp_path / "a.csv", {("BJ1", "pm25"): [10.0] * 30 + [90.0] * 40})
-    overlap.ENABLED = True
+    path = series_csv(tmp_path / "a.csv", SERIES)
+    overlap.MODE = "append"
     try:
         with pytest.raises(TypeError):
             ingest(store, path)
     finally:
-        overlap.ENABLED = None
+        overlap.MODE = None
     assert overlap.Overlap.computed == before + 1  # it failed on the thread
     assert store.scalar("SELECT count(*) FROM observations") == 0
     assert store.scalar("SELECT count(*) FROM alerts") == 0
@@ -100,17 +114,100 @@ def test_a_failure_on_the_thread_fails_the_ingest_and_writes_nothing(store, tmp_
     assert store.scalar("SELECT status FROM ingest_runs ORDER BY id DESC LIMIT 1") == "failed"
 
 
+def _reference(tmp_path) -> list:
+    """The alerts of SERIES with the WHO rule alone, evaluated in the ingest's transaction."""
+    store = open_store(Settings(home=tmp_path / "reference"))
+    overlap.MODE = "sequential"
+    try:
+        world(store, tmp_path / "reference")
+        service.create_rule(store, SYSTEM, name="who", kind="threshold",
+                            params={"averaging": "24h", "limit": "who"}, severity="info",
+                            observed_property="pm25")
+        ingest(store, series_csv(tmp_path / "reference.csv", SERIES))
+        return snapshot(store)
+    finally:
+        overlap.MODE = None
+        store.close()
+
+
+def test_a_failure_beside_the_commit_keeps_the_rows_and_the_run_pending(store, tmp_path):
+    """The rows are committed before the evaluation is done: they stay, the run is marked
+    with the error, and once the broken rule is gone the pending run gets its alerts."""
+    _broken_rule(store, tmp_path)
+    overlap.MODE = "commit"
+    try:
+        report = ingest(store, series_csv(tmp_path / "a.csv", SERIES))
+    finally:
+        overlap.MODE = None
+    assert report.rows_inserted == 70
+    assert store.scalar("SELECT count(*) FROM observations") == 70
+    assert store.scalar("SELECT count(*) FROM alerts") == 0
+    pending, error, status = store.one(
+        "SELECT alerts_pending, alerts_error, status FROM ingest_runs ORDER BY id DESC LIMIT 1")
+    assert pending and status == "done" and "greater_equal" in error  # the broken rule's
+    assert evaluate.recover(store) == []  # still broken: the run stays marked
+    assert store.scalar("SELECT count(*) FROM ingest_runs WHERE alerts_pending") == 1
+    store.execute("DELETE FROM alert_rules WHERE name = 'broken'")
+    assert evaluate.recover(store) == [report.run_id]
+    assert store.one("SELECT alerts_pending, alerts_error FROM ingest_runs WHERE id = ?",
+                     [report.run_id]) == (False, None)
+    assert snapshot(store) == _reference(tmp_path) != []
+
+
+KILLED = """
+import os, sys
+from ecobridge.alerts import overlap
+from ecobridge.config import Settings
+from ecobridge.monitoring.ingest import ingest_file
+from ecobridge.store import open_store
+
+overlap.MODE = "commit"
+overlap.Overlap.write = lambda self, cur, run_id: os._exit(9)  # killed between the commits
+store = open_store(Settings(home=sys.argv[1]))
+ingest_file(store, sys.argv[2], dataset="air", kind="observations")
+"""
+
+
+def test_a_process_killed_between_the_commits_leaves_the_run_to_evaluate(tmp_path):
+    """A real process ends (os._exit) after the rows' commit, before the alerts' one; the
+    store opened again holds the rows and the marked run, and a server starting on it (or
+    `ecobridge alerts evaluate`) gives the run its alerts, those of an unbroken ingest."""
+    home = tmp_path / "killed"
+    store = open_store(Settings(home=home))
+    world(store, tmp_path)
+    service.create_rule(store, SYSTEM, name="who", kind="threshold",
+                        params={"averaging": "24h", "limit": "who"}, severity="info",
+                        observed_property="pm25")
+    store.close()
+    path = series_csv(tmp_path / "a.csv", SERIES)
+    done = subprocess.run([sys.executable, "-c", KILLED, str(home), str(path)], timeout=120)
+    assert done.returncode == 9
+    store = open_store(Settings(home=home))
+    try:
+        assert store.scalar("SELECT count(*) FROM observations") == 70
+        assert store.scalar("SELECT count(*) FROM alerts") == 0
+        run = store.scalar("SELECT id FROM ingest_runs WHERE alerts_pending")
+        assert run is not None
+        start_workers = scheduler.start_workers(store)  # what the server does at start
+        scheduler.stop_workers(start_workers)
+        assert store.scalar("SELECT count(*) FROM ingest_runs WHERE alerts_pending") == 0
+        assert snapshot(store) == _reference(tmp_path) != []
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("spare", [True, False], ids=["core-to-spare", "no-core-to-spare"])
-def test_the_thread_only_where_a_core_is_left_beside_duckdb(tmp_path, spare):
+def test_beside_the_append_only_where_a_core_is_left_beside_duckdb(tmp_path, spare):
     """By default the evaluation overlaps the append only if the machine has a core that
-    DuckDB's own threads leave free; otherwise it would only compete with the append."""
+    DuckDB's own threads leave free (otherwise it would only compete with the append), and
+    the commit, which DuckDB makes on one thread, otherwise."""
     cores = os.cpu_count() or 1
     if spare and cores < 2:
         pytest.skip("one core: never a core to spare")
     store = open_store(Settings(home=tmp_path / "home", threads=cores - 1 if spare else cores))
     try:
-        assert overlap.ENABLED is None
+        assert overlap.MODE is None
         with store.transaction() as cur:
-            assert overlap.Overlap(cur).enabled is spare
+            assert overlap.Overlap(cur).mode == ("append" if spare else "commit")
     finally:
         store.close()

@@ -28,11 +28,11 @@ LOW = [round(30 + 0.1 * (i % 7), 2) for i in range(HOURS)]  # never above the li
 KEY = ("BJ1", "pm25")
 
 
-@pytest.fixture(params=[True, False], ids=["threaded", "sequential"])
+@pytest.fixture(params=overlap.MODES)
 def threaded(request):
-    overlap.ENABLED = request.param
+    overlap.MODE = request.param
     yield request.param
-    overlap.ENABLED = None
+    overlap.MODE = None
 
 
 def _setup(store, home: Path) -> None:
@@ -45,7 +45,7 @@ def _setup(store, home: Path) -> None:
 def _ingest(store, path: Path, threaded: bool) -> None:
     before = overlap.Overlap.computed
     ingest(store, path)
-    assert overlap.Overlap.computed - before == int(threaded)  # the path meant was taken
+    assert overlap.Overlap.computed - before == int(threaded != "sequential")  # the path taken
 
 
 def _series(high: dict[int, float]) -> list[float]:

@@ -85,6 +85,8 @@ def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None,
     them while the ingest appended its rows (alerts.overlap): only its writes remain."""
     if kind != "observations":
         return None
+    if started is not None and started.defer(cur, run_id):
+        return {"deferred": True}  # the ingest writes them after its commit (alerts.overlap)
     done = started.finish() if started is not None else None
     if done is not None:
         prepared, writes = done
@@ -108,6 +110,49 @@ def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None,
 
     notify()  # workers poll until the transaction has committed
     return summary
+
+
+def evaluate_pending(cur) -> list[int]:
+    """Evaluate the ingest runs whose alerts were to be written after their rows committed
+    and were not (alerts.overlap: the process stopped in between, or the evaluation failed),
+    from their stored rows, and clear their mark. Returns the runs. Alerts are a function of
+    the data, so evaluating a run again, or after later runs, gives what it would have."""
+    runs = [r[0] for r in cur.execute(
+        "SELECT id FROM ingest_runs WHERE alerts_pending ORDER BY id").fetchall()]
+    if not runs:
+        return []
+    rules, known = _load_rules(cur)
+    if rules:
+        touched = {r[0]: (r[1], r[2]) for r in cur.execute(
+            "SELECT datastream_id, min(epoch_us(phenomenon_time)),"
+            " max(epoch_us(phenomenon_time)) FROM observations"
+            " WHERE ingest_run_id IN (SELECT unnest(?::BIGINT[])) GROUP BY 1",
+            [int_array(runs)]).fetchall()}
+        evaluate(cur, rules, touched, known=known)
+    cur.execute("UPDATE ingest_runs SET alerts_pending = false, alerts_error = NULL"
+                " WHERE id IN (SELECT unnest(?::BIGINT[]))", [int_array(runs)])
+    return runs
+
+
+def recover(store) -> list[int]:
+    """evaluate_pending in a transaction of its own; a failure is logged and kept on the
+    runs, which stay marked for the next try."""
+    import logging
+
+    try:
+        with store.transaction() as cur:
+            runs = evaluate_pending(cur)
+    except Exception as exc:
+        logging.getLogger("ecobridge.alerts").exception("pending alert evaluation failed")
+        with store.transaction() as cur:
+            cur.execute("UPDATE ingest_runs SET alerts_error = ? WHERE alerts_pending",
+                        [f"{type(exc).__name__}: {exc}"[:2000]])
+        return []
+    if runs:
+        from ecobridge.alerts.delivery import notify
+
+        notify()
+    return runs
 
 
 def evaluate_all(cur, rule_ids: list[int] | None = None) -> dict:
@@ -471,5 +516,5 @@ def _summary(events: list) -> dict:
     return {"events": len(events)}
 
 
-__all__ = ["HOUR_US", "evaluate", "evaluate_all", "evaluate_ingest", "evaluate_points",
-           "episodes", "load_rules"]
+__all__ = ["HOUR_US", "evaluate", "evaluate_all", "evaluate_ingest", "evaluate_pending",
+           "evaluate_points", "episodes", "load_rules", "recover"]

@@ -1,4 +1,5 @@
-"""The server's background work for alerts: the outbox worker and the silence check.
+"""The server's background work for alerts: the outbox worker, the silence check and the
+evaluation of ingest runs whose alerts were left pending (alerts.overlap).
 
 `start_workers(store)` is called by the app's lifespan and `stop_workers` on shutdown; both
 threads are bounded (a stop event, joins with a timeout) and survive their own errors.
@@ -75,7 +76,10 @@ class SilenceScheduler:
         self._thread.join(timeout)
 
     def _run(self) -> None:
+        from ecobridge.alerts.evaluate import recover
+
         while not self._stop.wait(self.settings.silence_every_s):
+            recover(self.store)  # ingest runs whose alerts were left pending (alerts.overlap)
             try:
                 check_silence(self.store)
             except Exception:
@@ -93,7 +97,9 @@ def start_workers(store, settings: AlertSettings | None = None) -> Workers | Non
     if getattr(store, "read_only", False):
         return None
     from ecobridge.alerts.delivery import DeliveryWorker
+    from ecobridge.alerts.evaluate import recover
 
+    recover(store)  # runs whose alerts a stopped process left pending (alerts.overlap)
     settings = settings or AlertSettings()
     return Workers(DeliveryWorker(store, settings).start(),
                    SilenceScheduler(store, settings).start())

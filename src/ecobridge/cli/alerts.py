@@ -140,10 +140,13 @@ def alerts_evaluate(rule: list[int] = typer.Option(None, help="Only these rule i
                     silence: bool = typer.Option(True, help="Also check silent stations now")
                     ) -> None:
     """Evaluate rules over all stored data (a manual full run)."""
-    from ecobridge.alerts.evaluate import evaluate_all
+    from ecobridge.alerts.evaluate import evaluate_all, recover
     from ecobridge.alerts.scheduler import check_silence
 
     with _store() as store:
+        pending = recover(store)
+        if pending:
+            print(f"pending ingest runs evaluated: {', '.join(map(str, pending))}")
         with store.transaction() as cur:
             summary = evaluate_all(cur, rule or None)
         print(f"evaluated: {summary}")

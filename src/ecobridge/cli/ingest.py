@@ -82,6 +82,10 @@ def _summary(console: Console, report) -> None:
                                    for name in _COUNTS))
     if report.rows_rejected:
         console.print(f"  rejected rows: ecobridge ingest-report {report.run_id}")
+    if report.alerts_pending:
+        why = report.alerts_error or "pending"
+        console.print(f"  [yellow]alerts not yet evaluated[/yellow] ({why}): the server"
+                      " evaluates them, or `ecobridge alerts evaluate`")
 
 
 def _short(value, width: int = 40) -> str:

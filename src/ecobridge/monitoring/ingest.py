@@ -71,6 +71,11 @@ def ingest_file(store, path: str | Path, *, dataset: str | int, principal: Princ
             evaluate_ingest(cur, dataset_id=dataset_id, run_id=run_id, kind=kind,
                             held=held[0] if len(held) == 1 else None, started=started)
             _finish(cur, run_id, counts, digest())
+            if started is not None and started.deferred:
+                # computed while the rows commit, written just after (alerts.overlap)
+                cur.execute("COMMIT")
+                cur.execute("BEGIN TRANSACTION")
+                started.write(cur, run_id)
     except BaseException as exc:
         if not isinstance(exc, KeyboardInterrupt | SystemExit):
             _record_failure(store, dataset_id, kind or "unknown", name, exc, principal)

@@ -40,6 +40,9 @@ class IngestReport(RowCounts):
     started_at: Any = None
     finished_at: Any = None
     rejects: list[dict] = field(default_factory=list)
+    # alerts still to be written for this run (alerts.overlap), and why they are not yet
+    alerts_pending: bool = False
+    alerts_error: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +78,8 @@ def write_rejects(cur, run_id: int, rejects: list[Reject]) -> None:
 
 _RUN_COLUMNS = ("id", "dataset_id", "kind", "file_name", "status", "started_at", "finished_at",
                 "rows_in", "rows_accepted", "rows_rejected", "rows_inserted", "rows_updated",
-                "rows_unchanged", "rows_flagged", "rows_reflagged", "message")
+                "rows_unchanged", "rows_flagged", "rows_reflagged", "message", "alerts_pending",
+                "alerts_error")
 
 
 def quarantined(store, run_id: int, limit: int | None, *,
@@ -108,5 +112,6 @@ def load_report(store, run_id: int, *, limit: int | None = 100) -> IngestReport:
         run_id=run["id"], kind=run["kind"], file=run["file_name"], dataset_id=run["dataset_id"],
         status=run["status"], message=run["message"], started_at=run["started_at"],
         finished_at=run["finished_at"], rejects=rejects,
+        alerts_pending=bool(run["alerts_pending"]), alerts_error=run["alerts_error"],
         **{f.name: run[f.name] for f in fields(RowCounts)},
     )
