@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from ecobridge.alerts import evaluate, overlap, scheduler, service
+from ecobridge.alerts import evaluate, incidents, overlap, scheduler, service
 from ecobridge.config import Settings
 from ecobridge.governance import SYSTEM
 from ecobridge.store import open_store
@@ -211,3 +211,15 @@ def test_beside_the_append_only_where_a_core_is_left_beside_duckdb(tmp_path, spa
             assert overlap.Overlap(cur).mode == ("append" if spare else "commit")
     finally:
         store.close()
+
+
+def test_incidents_placed_ahead_equal_placed_at_the_insert(tmp_path, monkeypatch):
+    """The evaluation reads the stored alerts a new one could join before the new ones are
+    known (incidents.around, a superset around the stations and times evaluated) and places
+    them on the thread; placed at the insert, from exactly the stored neighbours (the read
+    `incidents.assign` makes), every incident holds the same alerts."""
+    ahead = _run(tmp_path, "ahead", "sequential")
+    monkeypatch.setattr(incidents, "around", lambda cur, spans: None)
+    at_insert = _run(tmp_path, "at-insert", "sequential")
+    assert ahead[2] == at_insert[2] and len(ahead[2]) > 3
+    assert ahead[:2] == at_insert[:2]

@@ -140,10 +140,13 @@ class Writes:
     known: Known = field(default_factory=Known)
     staged: Any = None  # the new alerts as columns, made ahead (writes.Staged)
 
-    def stage(self, streams: dict[int, Stream]) -> None:
+    def stage(self, streams: dict[int, Stream], near: list | None = None) -> None:
+        """The new alerts as columns, and their incidents where the stored alerts they
+        could join were read ahead (`near`: incidents.around)."""
         from ecobridge.alerts import writes
 
         self.staged = writes.stage(self.new, streams)
+        self.staged.place(near)
 
     def commit(self, cur, streams: dict[int, Stream]) -> dict:
         from ecobridge.alerts import writes

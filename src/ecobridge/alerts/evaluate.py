@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ecobridge.alerts import incidents
 from ecobridge.alerts.episodes import Known, Writes, _reconcile, episodes
 from ecobridge.alerts.models import HOUR_US, Points, Rule
 from ecobridge.alerts.rules import (
@@ -194,6 +195,7 @@ class Prepared:
     plans: list[Plan]
     frame: Rows
     known: Known
+    near: list  # stored alerts the new ones could join an incident of (incidents.around)
 
 
 def prepare(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
@@ -218,7 +220,20 @@ def prepare(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
         else:
             plan.read = {ds: (lo - plan.back[ds], hi) for ds, (lo, hi) in plan.ranges.items()}
     plans = [plan for plan in plans if plan.ranges]
-    return Prepared(streams, plans, _read(cur, plans, held), known)
+    near = incidents.around(cur, _spans(plans, streams)) if known.alerts else []
+    return Prepared(streams, plans, _read(cur, plans, held), known, near)
+
+
+def _spans(plans: list[Plan], streams: dict[int, Stream]) -> list[tuple]:
+    """Where and when the plans' new alerts can lie: their stations, over all their ranges
+    (new alerts come from points within them)."""
+    places = {(s.lon, s.lat) for s in streams.values()}
+    los = [lo for plan in plans for lo, _hi in plan.ranges.values()]
+    his = [hi for plan in plans for _lo, hi in plan.ranges.values()]
+    if not los:
+        return []
+    lo, hi = min(los), max(his)
+    return [(lon, lat, lo, hi) for lon, lat in sorted(places)]
 
 
 def compute(prepared: Prepared) -> Writes:
@@ -236,7 +251,7 @@ def compute(prepared: Prepared) -> Writes:
         if plan.rule.kind not in SPARSE_KINDS:  # sparse points lie in their ranges already
             pts = _within(pts, plan.ranges)
         _reconcile(plan, pts, streams, writes)
-    writes.stage(streams)
+    writes.stage(streams, prepared.near)
     return writes
 
 

@@ -45,7 +45,24 @@ def assign(cur, new: list[tuple[float, float, int, int]], stored: bool = True) -
     `stored`: whether the store may hold alerts (none: nothing to read)."""
     if not new:
         return []
-    out, provisional = _plan(_nearby(cur, new) if stored else [], new)
+    return make(cur, *_plan(_nearby(cur, new) if stored else [], new))
+
+
+def around(cur, spans: list[tuple[float, float, int, int]]) -> list[tuple]:
+    """The stored alerts any new alert at these places (lon, lat) within these times (first,
+    last us) could join: read before the new alerts are known (evaluate.prepare), so that
+    their placement (`plan`) needs no store. A superset of what `_nearby` reads for the new
+    alerts, which lie at those places within those times; `_plan` keeps only neighbours."""
+    return _nearby(cur, spans) if spans else []
+
+
+def plan(rows: list, new: list) -> tuple[np.ndarray, int]:
+    """`_plan` of the new alerts against stored rows read by `around`."""
+    return _plan(rows, new) if new else (np.zeros(0, np.int64), 0)
+
+
+def make(cur, out: np.ndarray, provisional: int) -> list[int]:
+    """The incident ids of a plan: the provisional ones (-k) made in the store."""
     if provisional:
         made = [r[0] for r in cur.execute(
             "INSERT INTO incidents (id) SELECT nextval('incidents_id_seq') FROM range(?)"

@@ -152,6 +152,12 @@ class Staged:
     columns: dict[str, pa.Array]
     places: list[tuple[float, float, int, int]]
     events: list[tuple[int, int, str, str, str]]
+    incidents: tuple | None = None  # incidents.plan, made where the stored ones were read
+
+    def place(self, near: list | None) -> None:
+        """Plan the incidents against `near` (incidents.around), or leave them to the insert."""
+        if near is not None and self.places:
+            self.incidents = incidents.plan(near, self.places)
 
     def __len__(self) -> int:
         return len(self.places)
@@ -269,7 +275,8 @@ def _by_thing(streams: dict[int, Stream]) -> dict[int, Stream]:
 
 
 def _insert_new(cur, staged: Staged, events: list, stored: bool = True) -> None:
-    inc = incidents.assign(cur, staged.places, stored)
+    inc = (incidents.make(cur, *staged.incidents) if staged.incidents is not None
+           else incidents.assign(cur, staged.places, stored))
     ids = cur.execute("SELECT nextval('alerts_id_seq') AS id FROM range(?)",
                       [len(staged)]).fetch_arrow_table().column("id").to_numpy()
     events.extend((int(ids[i]), *rest) for i, *rest in staged.events)
