@@ -140,7 +140,7 @@ def load_principal(store, user_id: int, *, via: str | None = None) -> Principal:
                       " JOIN organisations o ON o.id = m.org_id WHERE m.user_id = ?", [user_id])
     return Principal(user_id=user_id, username=user[0], roles={r[0]: r[1] for r in rows},
                      countries=frozenset(r[2] for r in rows), is_platform_admin=bool(user[1]),
-                     via=via)
+                     via=via, store=store)
 
 
 def principal_for(store, username: str) -> Principal:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ecobridge.errors import InvalidInput, NotFound
 from ecobridge.governance.organisations import COUNTRY, get_organisation
-from ecobridge.governance.policy import Principal, require_admin
+from ecobridge.governance.policy import Principal, forget_grants, require_admin
 
 VISIBILITY = ("public", "registered", "partners", "private")
 SPDX = re.compile(r"^[A-Za-z0-9.+-]+$")
@@ -86,6 +86,7 @@ def add_grant(store, principal: Principal, ref: str | int, *, org: str | int | N
             " created_by, access_request_id) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [ds["id"], org_id, country, precise, ends_at, principal.user_id, access_request_id])
         grant_id = cur.fetchone()[0]
+    forget_grants(store)
     return _grants(store, "g.id = ?", [grant_id])[0]
 
 
@@ -114,3 +115,4 @@ def revoke_grant(store, principal: Principal, ref: str | int, grant_id: int) -> 
         raise NotFound(f"no grant {grant_id} on dataset {ds['slug']!r}")
     store.execute("UPDATE access_requests SET grant_id = NULL WHERE grant_id = ?", [grant_id])
     store.execute("DELETE FROM grants WHERE id = ?", [grant_id])
+    forget_grants(store)

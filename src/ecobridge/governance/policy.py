@@ -19,7 +19,11 @@ admins and holders of an active grant with `precise`; everyone else gets `locati
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,10 @@ class Principal:
     is_platform_admin: bool = False
     # how the principal was authenticated: None, "token" or "session"
     via: str | None = None
+    # The Store the principal was loaded from (accounts.load_principal), if any: the grant
+    # conditions then read the principal's granted datasets from a per-store cache
+    # (`_granted`) instead of making DuckDB plan a grants subquery at every use.
+    store: object = field(default=None, compare=False, repr=False)
 
     @property
     def authenticated(self) -> bool:
@@ -63,15 +71,91 @@ def _in_list(column: str, values: list) -> tuple[str, list]:
 
 
 def _grant_sql(principal: Principal, alias: str, *, precise: bool) -> tuple[str, list]:
-    """EXISTS an active grant on `alias`.id to one of the principal's organisations or countries."""
+    """True where the principal holds an active grant on `alias`.id (a precise one if asked):
+    to one of its organisations or to the country of one of them."""
+    granted = _granted(principal)
+    if granted is not None:
+        ids = granted[1] if precise else granted[0]
+        if not ids:
+            return "false", []
+        return f"list_contains(?::BIGINT[], {alias}.id)", [ids]
+    where, params = _active_grants_where(principal)
+    if where is None:
+        return "false", []
+    extra = " AND g.precise" if precise else ""
+    # Uncorrelated (a semi-join planned once), not EXISTS per row: DuckDB spends most of a
+    # partner's request decorrelating EXISTS. Neither id can be NULL, so IN is never NULL.
+    return (f"{alias}.id IN (SELECT g.dataset_id FROM grants g WHERE {where}{extra})", params)
+
+
+def _active_grants_where(principal: Principal) -> tuple[str | None, list]:
+    """Condition over `grants g`: active, and to the principal's organisations or countries."""
     orgs, org_params = _in_list("g.grantee_org_id", principal.org_ids)
     countries, country_params = _in_list("g.grantee_country", sorted(principal.countries))
     if not org_params and not country_params:
-        return "false", []
-    extra = " AND g.precise" if precise else ""
-    sql = (f"EXISTS (SELECT 1 FROM grants g WHERE g.dataset_id = {alias}.id{extra}"
-           f" AND (g.ends_at IS NULL OR g.ends_at > now()) AND ({orgs} OR {countries}))")
-    return sql, org_params + country_params
+        return None, []
+    return (f"(g.ends_at IS NULL OR g.ends_at > now()) AND ({orgs} OR {countries})",
+            org_params + country_params)
+
+
+# Grant cache. Entries live in each Store's memo, keyed by the principal's organisations and
+# countries, and hold (generation, valid until, granted ids, precise ids). An entry is used
+# only while (1) its generation is the current one of its database file: `forget_grants`,
+# called after every committed write to grants, moves it on, and the generation is read
+# before the entry's query runs, so a read racing a write is never kept; and (2) the clock is
+# before the earliest end of the grants it holds, so an entry never outlives an expiry.
+# Generations are per file, not per Store, so two Stores over one file in a process agree.
+_GRANT_GENERATIONS: dict[str, int] = {}
+_GRANT_LOCK = threading.Lock()
+_GRANT_ENTRIES_MAX = 4096
+
+
+def forget_grants(store) -> None:
+    """Call after committing any change to the grants table: the next read asks the database."""
+    file = _grant_file(store)
+    with _GRANT_LOCK:
+        _GRANT_GENERATIONS[file] = _GRANT_GENERATIONS.get(file, 0) + 1
+    memo = getattr(store, "memo", None)
+    if memo is not None:
+        memo.pop("policy_grants", None)
+
+
+def _grant_file(store) -> str:
+    path = str(getattr(store, "path", ""))
+    return path if path in ("", ":memory:") else str(Path(path).resolve())
+
+
+def _granted(principal: Principal) -> tuple[list[int], list[int]] | None:
+    """(dataset ids opened by the principal's active grants, those of them precise); None when
+    the principal has no real Store (a cursor of an open transaction must see its own writes,
+    an in-memory store has no file to key generations by): the SQL then asks itself."""
+    store = principal.store
+    memo = getattr(store, "memo", None)
+    if memo is None:
+        return None
+    where, params = _active_grants_where(principal)
+    if where is None:
+        return [], []
+    cache = memo.get("policy_grants")
+    if cache is None:
+        file = _grant_file(store)
+        if file in ("", ":memory:"):
+            return None
+        cache = memo.setdefault("policy_grants", {"file": file, "entries": {}})
+    key = (tuple(principal.org_ids), tuple(sorted(principal.countries)))
+    generation = _GRANT_GENERATIONS.get(cache["file"], 0)  # before the query, see above
+    hit = cache["entries"].get(key)
+    if hit is not None and hit[0] == generation and time.time() < hit[1]:
+        return hit[2], hit[3]
+    rows = store.rows("SELECT g.dataset_id, bool_or(g.precise), min(epoch(g.ends_at))"
+                      f" FROM grants g WHERE {where} GROUP BY g.dataset_id ORDER BY 1", params)
+    until = min((r[2] for r in rows if r[2] is not None), default=math.inf)
+    ids = [r[0] for r in rows]
+    precise = [r[0] for r in rows if r[1]]
+    if len(cache["entries"]) >= _GRANT_ENTRIES_MAX:
+        cache["entries"].clear()
+    cache["entries"][key] = (generation, until, ids, precise)
+    return ids, precise
 
 
 def visible_datasets_sql(principal: Principal, alias: str = "d") -> tuple[str, list]:
