@@ -5,7 +5,8 @@ A reject stores its reason as English text and as a code with parameters
 (monitoring/reasons.py); here the code's template is translated (catalogue domain `ingest`) and
 the parameters (file, field, value, row names) are filled in as data, marked translate="no".
 A reject stored before there were codes shows its English text, marked as English. An
-archive import's warnings (of the whole file) are codes too, shown the same way.
+archive import's warnings (of the whole file) are codes too, shown the same way. A run whose
+alerts are still to be evaluated (alerts.overlap) says so, read afresh from the run.
 
 Darwin Core Archives and Camtrap DP packages go through the same importers as
 POST /api/v1/datasets/{ref}/dwca and /camtrap-dp, in the request, as the API runs them.
@@ -128,4 +129,19 @@ def archive_rejects(store, job: dict) -> dict:
         report["rejects"] = json.loads(json.dumps(rejects, default=str))
         if job.get("status") == "done":
             report["warnings"] = run_warnings(store, report["run_id"], report.get("message"))
+    return job
+
+
+# -- alerts still to evaluate ------------------------------------------------------------------
+def with_alerts_state(store, job: dict) -> dict:
+    """The job with its run's alerts as they stand now. A job's report was stored when the job
+    ended, when its alerts may still have been pending (alerts.overlap), and the server
+    evaluates them later (alerts.evaluate.recover): the stored report would then go on saying
+    they are pending. Call only after the reader's access was checked."""
+    report = job.get("report")
+    if report and report.get("run_id"):
+        row = store.one("SELECT alerts_pending, alerts_error FROM ingest_runs WHERE id = ?",
+                        [report["run_id"]])
+        if row is not None:
+            report["alerts_pending"], report["alerts_error"] = bool(row[0]), row[1]
     return job

@@ -40,6 +40,7 @@ from ecobridge.web.ingest_report import (
     reject_reason,
     takes,
     warning_text,
+    with_alerts_state,
 )
 from ecobridge.web.org_errors import (
     FormPrincipalDep,
@@ -340,7 +341,7 @@ def _run(store, principal: Principal, run: str) -> dict:
     """A job (or a finished run) as the run page shows it: status, file, report."""
     found = ingest_api.job_status(store, principal, run)
     if "job" in found:
-        return found
+        return with_alerts_state(store, found)
     return archive_rejects(store, {
         "job": None, "dataset": None, "file_name": found.get("file"), "kind": found["kind"],
         "status": found["status"], "run_id": found["run_id"], "report": found,
