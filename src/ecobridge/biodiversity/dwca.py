@@ -10,6 +10,8 @@ VernacularName, Description, ...) is kept in `dwca_extension_rows` against its c
 row is accepted or rejected (file, row, field, reason); occurrences already in the dataset (by
 occurrenceID) and extension rows already kept count as unchanged, so the same archive twice adds
 nothing. Checks run in DuckDB over the whole file at once (TRY_CAST), not per row in Python.
+An occurrence without decimalLatitude/decimalLongitude takes its position from verbatim text
+(verbatimCoordinates, verbatimLatitude + verbatimLongitude) where verbatim.py can read it.
 
 A Taxon or Event core's rows are kept as records too, and an occurrence from its Occurrence
 extension carries the core id as taxonID or eventID where the row names none: the export
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ecobridge.biodiversity import service
+from ecobridge.biodiversity import service, verbatim
 from ecobridge.biodiversity.archive import (
     OCCURRENCE,
     SIMPLE,
@@ -213,6 +215,8 @@ def _occurrences(store, dataset_id: int, principal: Principal, f: DataFile, tabl
     reach the SQL: the columns are renamed c0, c1, ... and term names go in as parameters.
     """
     rows = rows if rows is not None else f.rows
+    # rows without decimal coordinates take them from verbatim text (verbatim.py)
+    source, (table, unread) = table, verbatim.fill(table)
     names = list(table)
     alias = {n: f"c{i}" for i, n in enumerate(names)}
     arrow = pa.table({"_row": pa.array(rows, pa.int64()),
@@ -285,16 +289,22 @@ def _occurrences(store, dataset_id: int, principal: Principal, f: DataFile, tabl
     try:
         bad = cur.execute(f"SELECT * FROM ({failing}) ORDER BY _row, field",
                           [field for field, *_ in checks]).fetchall()
-        bad_rows = sorted({r[0] for r in bad})
+        bad_rows = sorted({r[0] for r in bad} | {rows[i] for i, _ in unread})
         good = cur.execute(
             f"SELECT {select} FROM incoming WHERE _row NOT IN (SELECT unnest(?::BIGINT[]))"
             " ORDER BY _row", [*properties, bad_rows]).fetch_arrow_table()
     finally:
         cur.unregister("incoming")
     by_row = {r: i for i, r in enumerate(rows)}
+
+    def given(i: int) -> dict:  # the row as it came, not as filled
+        return {n: v[i] for n, v in source.items() if v[i]}
+
     rejects = [Reject(f.location, row, field, value, _check_reason(checks[check], first),
-                      {n: table[n][by_row[row]] for n in names if table[n][by_row[row]]})
-               for row, field, value, check, first in bad]
+                      given(by_row[row])) for row, field, value, check, first in bad]
+    rejects += [Reject(f.location, rows[i], e.field, e.value or None, e.reason, given(i))
+                for i, e in unread]
+    rejects.sort(key=lambda r: (r.row, r.field or ""))
     accepted_ids = good["occurrence_id"].to_pylist()
     existing = {r[0] for r in store.rows(
         "SELECT occurrence_id FROM occurrences WHERE dataset_id = ?"

@@ -52,7 +52,11 @@ EXPORT_PROPERTIES = (
     "coordinatePrecision", "minimumElevationInMeters", "maximumElevationInMeters",
     "minimumDistanceAboveSurfaceInMeters", "maximumDistanceAboveSurfaceInMeters",
     "identifiedBy", "dateIdentified", "identificationVerificationStatus",
-    "identificationRemarks", "typeStatus", "taxonID", "references")
+    "identificationRemarks", "typeStatus", "taxonID", "references", "verbatimCoordinates",
+    "verbatimLatitude", "verbatimLongitude", "verbatimCoordinateSystem", "verbatimSRS",
+    "georeferenceProtocol")
+# position text a generalised occurrence leaves out (the decimal position is snapped)
+VERBATIM_POSITION = ("verbatimCoordinates", "verbatimLatitude", "verbatimLongitude")
 DC_TERMS = {"type", "license", "rightsHolder", "references", "modified", "language"}
 CORE_COLUMNS = ("occurrenceID", "basisOfRecord", "occurrenceStatus", "eventDate",
                 "scientificName", "taxonRank", "kingdom", "phylum", "class", "order", "family",
@@ -151,6 +155,11 @@ def _dwc_row(r: dict) -> dict:
                         out["informationWithheld"]) if n)
         for key in ("locality", "locationID", "coordinatePrecision"):
             out.pop(key, None)
+    if not r["precise"] and [k for k in VERBATIM_POSITION if out.pop(k, None) is not None] \
+            and r["lat"] is None:
+        out["informationWithheld"] = "; ".join(
+            n for n in ("locality and location identifiers withheld",
+                        out["informationWithheld"]) if n)
     return out
 
 

@@ -76,6 +76,21 @@ REASONS: dict[str, str] = {
     "dwca-uncertainty": _("not a positive number of metres"),
     "dwca-event-date": _("not an ISO 8601 date, date-time or interval"),
     "dwca-occurrence-status": _("%(term)s must be %(present)s or %(absent)s"),
+    # Darwin Core positions given only as text (biodiversity/verbatim.py)
+    "verbatim-unreadable": _("%(field)s %(value)r is not a latitude and longitude in a form "
+                             "this importer reads"),
+    "verbatim-order-unknown": _("%(field)s %(value)r has no hemisphere letters, and no "
+                                "%(system)s says how it is written"),
+    "verbatim-hemisphere": _("%(field)s %(value)r: the hemisphere letters must name one "
+                             "latitude (N or S) and one longitude (E or W)"),
+    "verbatim-sign-and-hemisphere": _("%(field)s %(value)r has both a sign and a hemisphere "
+                                      "letter"),
+    "verbatim-minutes-seconds": _("%(field)s %(value)r: minutes and seconds must be below 60"),
+    "verbatim-latitude-range": _("%(field)s %(value)r: the latitude is outside -90..90"),
+    "verbatim-longitude-range": _("%(field)s %(value)r: the longitude is outside -180..180"),
+    "verbatim-system": _("%(field)s %(value)r is not a coordinate system this importer reads "
+                         "(%(systems)s)"),
+    "verbatim-system-mismatch": _("%(field)s %(value)r is not written in %(system)s"),
     # SensorThings writes (a request's member, then the problem)
     "sta-member": _("%(member)s: %(problem)s"),
     "sta-same-time": _("%(member)s: the request holds another observation of this Datastream "
