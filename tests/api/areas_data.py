@@ -3,7 +3,7 @@
 - "steppe": a public protected area around Almaty (76.95, 43.25) and the private HIDDEN station
   (70.0, 45.0), but not Astana (71.43, 51.13);
 - "tiger-precise": a small box around the tiger camera's precise position and not around the
-  centre of its 10 km grid cell, (131.2332, 43.5232), which is what outsiders see;
+  centre of its 10 km grid cell, (131.2600, 43.5232), which is what outsiders see;
 - "tiger-cell": a small box around that centre and not around the precise position;
 - "secret-park": an area of the private dataset: only its owner may see it.
 """
@@ -14,7 +14,7 @@ import json
 
 from ecobridge.catalog.service import create_dataset
 
-GENERALISED_TIGER = (131.2332, 43.5232)
+GENERALISED_TIGER = (131.26, 43.5232)  # the cell's longitude width from the row's latitude
 
 
 def box(min_lon: float, min_lat: float, max_lon: float, max_lat: float) -> str:

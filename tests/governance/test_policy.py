@@ -66,6 +66,28 @@ def test_sensitive_point_is_snapped_unless_full_access(module_env, name):
         assert f"{lon:.3f}" != f"{SENSITIVE_LONLAT[0]:.3f}"
 
 
+def test_a_snapped_longitude_tells_nothing_of_the_latitude_within_its_cell(module_env):
+    """Every point of one grid cell gets the same published position: the longitude cells'
+    width comes from the row of cells, not from the point's latitude (from which a reader
+    knowing the grid size could read the latitude back off the longitude)."""
+    store = module_env[0].store
+    geom, params = location_sql(ANONYMOUS, "p.geom", "d")
+    step = 10 / 111.32
+    row = 479  # a row of 10 km cells near 43.07 N (Tianshan)
+    lats = [(row + f) * step for f in (0.02, 0.3, 0.5, 0.77, 0.98)]
+    out = set()
+    for lat in lats:
+        for lon in (76.9101, 76.9102, 76.9103):
+            out.add(store.one(
+                f"SELECT round(ST_X({geom}), 9), round(ST_Y({geom}), 9) FROM"
+                " (SELECT ST_Point(?, ?) AS geom) p, (SELECT 1 AS id, 0 AS owner_org_id,"
+                " true AS sensitive, 10.0 AS generalise_km) d", [*params, *params, lon, lat]))
+    assert len(out) == 1
+    lon, lat = out.pop()
+    assert lat == pytest.approx((row + 0.5) * step)
+    assert abs(lon - 76.91) < 0.07  # the centre of a cell about 10 km wide there
+
+
 def test_non_sensitive_points_stay_precise_for_everyone(module_env):
     world = module_env[0]
     ds = world.datasets["public"]

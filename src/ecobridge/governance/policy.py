@@ -196,18 +196,19 @@ def location_sql(principal: Principal, geom: str, alias: str = "d") -> tuple[str
     """A geometry expression: precise for full access, else snapped to the dataset's grid.
 
     A sensitive point is replaced by the centre of its grid cell of `generalise_km` kilometres
-    (degrees of latitude; longitude cells widen with latitude so cells stay about square).
+    (degrees of latitude; longitude cells widen with latitude so cells stay about square). The
+    width of a row's longitude cells comes from the latitude of the row's centre, never of the
+    point: a width from the point's own latitude would let anyone who knows the grid size
+    recover that latitude from the published longitude.
     """
     full, params = full_access_sql(principal, alias)
     if full == "true":
         return geom, params
     km = f"{alias}.generalise_km"
     dlat = f"({km} / 111.32)"
-    dlon = f"({km} / (111.32 * greatest(cos(radians(ST_Y(ST_Centroid({geom})))), 0.01)))"
-    snapped = (
-        f"ST_Point((floor(ST_X(ST_Centroid({geom})) / {dlon}) + 0.5) * {dlon}, "
-        f"(floor(ST_Y(ST_Centroid({geom})) / {dlat}) + 0.5) * {dlat})"
-    )
+    row = f"((floor(ST_Y(ST_Centroid({geom})) / {dlat}) + 0.5) * {dlat})"  # its centre latitude
+    dlon = f"({km} / (111.32 * greatest(cos(radians({row})), 0.01)))"
+    snapped = f"ST_Point((floor(ST_X(ST_Centroid({geom})) / {dlon}) + 0.5) * {dlon}, {row})"
     return f"(CASE WHEN {full} THEN {geom} ELSE {snapped} END)", params
 
 
