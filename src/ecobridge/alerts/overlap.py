@@ -14,11 +14,12 @@ one). So the merge hands its rows over before the append (monitoring.merge.keep_
    - "append": while the rows are appended, where a core is left beside DuckDB's threads; the
      writes (3) then go in the ingest's transaction, so alerts commit with their rows or not
      at all, and a failure fails the ingest;
-   - "commit": while the rows commit, where no core is left during the append (there the
-     thread would only slow the append down: two 2-core runs measured it) but one is during
-     the commit, which DuckDB does on one thread. The run is marked `alerts_pending` in the
-     ingest's transaction, and the writes follow in a second transaction under the same write
-     lock, so no other writer comes in between, clearing the mark. A process stopped in
+   - "commit": from the end of the append (`appended`) while the rows commit, where no core
+     is left during the append (there the thread would only slow the append down: two 2-core
+     runs measured it) but one is during the commit, which DuckDB does on one thread. The
+     run is marked `alerts_pending` in the ingest's transaction, and the writes follow in a
+     second transaction under the same write lock, so no other writer comes in between,
+     clearing the mark. A process stopped in
      between, or an evaluation that failed (its error kept in `alerts_error`), leaves the run
      marked: `evaluate.evaluate_pending` evaluates it from its stored rows (the server at
      start and with its silence check, the CLI's `alerts evaluate`). Readers may see the rows
@@ -109,6 +110,14 @@ class Overlap(list):
             self._cpu_thread = time.thread_time() - c
             self._ended = time.perf_counter()
 
+    def appended(self) -> None:
+        """The merge has appended the rows (monitoring.merge): on the "commit" path the
+        computation starts now, beside the rest of the ingest and its commit. A run of several
+        merges discards it (`finish`), as on the "append" path."""
+        if self.mode == "commit" and len(self) == 1 and self.prepared is not None \
+                and self._thread is None:
+            self._begin()
+
     def defer(self, cur, run_id: int) -> bool:
         """On the "commit" path, for a run of one merge with something to evaluate: mark the
         run, start the computation (it runs while the ingest commits) and say so."""
@@ -116,7 +125,8 @@ class Overlap(list):
             return False
         cur.execute("UPDATE ingest_runs SET alerts_pending = true WHERE id = ?", [run_id])
         self.deferred = True
-        self._begin()
+        if self._thread is None:
+            self._begin()
         return True
 
     def write(self, cur, run_id: int) -> dict | None:

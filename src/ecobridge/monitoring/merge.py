@@ -134,6 +134,8 @@ def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.Qc
         _KEEP[run_id].append(_series(ds_of_g, g, t, v, flags, inserted, state, ctx))
     first_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM observations").fetchone()[0]
     _insert(cur, ds_of_g, g, t, v, flags, tests, inserted, first_id, run_id)
+    if run_id in _KEEP and hasattr(_KEEP[run_id], "appended"):
+        _KEEP[run_id].appended()  # the append is over: what waited for it may start
     _datastreams(cur, ds_of_g, g, t, v, flags, series, inserted, accepted, ctx["open_end"])
     received = np.bincount(g[accepted], minlength=len(ds_of_g)) > 0
     # row numbers and stream positions only for the duplicates (most files have none)
