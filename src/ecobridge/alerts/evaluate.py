@@ -144,7 +144,9 @@ def recover(store) -> list[int]:
         with store.transaction() as cur:
             runs = evaluate_pending(cur)
     except Exception as exc:
-        logging.getLogger("ecobridge.alerts").exception("pending alert evaluation failed")
+        log = logging.getLogger("ecobridge.alerts")
+        log.warning("pending alert evaluation failed (%s: %s)", type(exc).__name__, exc)
+        log.debug("the evaluation's error", exc_info=True)
         with store.transaction() as cur:
             cur.execute("UPDATE ingest_runs SET alerts_error = ? WHERE alerts_pending",
                         [f"{type(exc).__name__}: {exc}"[:2000]])

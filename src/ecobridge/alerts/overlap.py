@@ -140,8 +140,9 @@ class Overlap(list):
             cur.execute("UPDATE ingest_runs SET alerts_pending = false, alerts_error = NULL"
                         " WHERE id = ?", [run_id])
         except Exception as exc:
-            log.exception("alerts of ingest run %s not written; evaluate_pending retries",
-                          run_id)
+            log.warning("alerts of ingest run %s not written (%s: %s); evaluate_pending"
+                        " retries", run_id, type(exc).__name__, exc)
+            log.debug("the evaluation's error", exc_info=True)
             cur.execute("ROLLBACK")
             cur.execute("BEGIN TRANSACTION")
             cur.execute("UPDATE ingest_runs SET alerts_error = ? WHERE id = ?",
