@@ -42,6 +42,9 @@ from pathlib import Path
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import read_api  # noqa: E402  (wait_ready)
+
 OUT = Path(__file__).resolve().parent / "out" / "policy_requests"
 VARIANTS = ("exists", "subquery", "current")
 PRINCIPALS = {"anonymous": None, "admin": "platform.admin",
@@ -208,12 +211,7 @@ def measure(base: Path, tokens: dict[str, str], requests: int, warmup: int,
         clients = {v: httpx.Client(base_url=url, timeout=60) for v, (_, url) in servers.items()}
         clocks = {}
         for v, client in clients.items():
-            for _ in range(600):
-                try:
-                    if client.get("/api/v1/health").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            read_api.wait_ready(client, seconds=60)
             clocks[v] = cpu_clock(servers[v][0].pid)
         headers = {p: ({"Authorization": f"Bearer {tokens[p]}"} if p in tokens else {})
                    for p in PRINCIPALS}

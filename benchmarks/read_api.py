@@ -166,9 +166,9 @@ def start_server(home: Path) -> tuple[subprocess.Popen, str]:
     return server, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(client: httpx.Client) -> None:
-    """Until the server answers /api/v1/health (it opens the store first), at most ~30 s."""
-    for _ in range(300):
+def wait_ready(client: httpx.Client, seconds: float = 30) -> None:
+    """Until the server answers /api/v1/health (it opens the store first), at most ~`seconds`."""
+    for _ in range(int(seconds * 10)):
         try:
             if client.get("/api/v1/health").status_code == 200:
                 break

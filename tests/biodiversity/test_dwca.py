@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from dwca_meta import DWC, meta_xml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -181,21 +182,11 @@ def test_synthetic_archives_are_rejected_row_by_row(store, shared_data, world):
 
 
 def test_bad_rows_named_by_file_row_field(store, tmp_path, world):
-    meta = """<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="eml.xml">
-      <core rowType="http://rs.tdwg.org/dwc/terms/Occurrence" ignoreHeaderLines="1">
-        <files><location>occurrence.csv</location></files><id index="0"/>
-        <field index="0" term="http://rs.tdwg.org/dwc/terms/occurrenceID"/>
-        <field index="1" term="http://rs.tdwg.org/dwc/terms/basisOfRecord"/>
-        <field index="2" term="http://rs.tdwg.org/dwc/terms/scientificName"/>
-        <field index="3" term="http://rs.tdwg.org/dwc/terms/decimalLatitude"/>
-        <field index="4" term="http://rs.tdwg.org/dwc/terms/decimalLongitude"/>
-        <field index="5" term="http://rs.tdwg.org/dwc/terms/eventDate"/>
-        <field index="6" term="http://rs.tdwg.org/dwc/terms/individualCount"/>
-      </core>
-      <extension rowType="http://rs.tdwg.org/ac/terms/Multimedia" ignoreHeaderLines="1">
-        <files><location>multimedia.csv</location></files><coreid index="0"/>
-        <field index="1" term="http://rs.tdwg.org/ac/terms/accessURI"/></extension>
-    </archive>"""
+    meta = meta_xml((DWC + "Occurrence", "occurrence.csv", [DWC + t for t in (
+        "occurrenceID", "basisOfRecord", "scientificName", "decimalLatitude",
+        "decimalLongitude", "eventDate", "individualCount")]),
+        ("http://rs.tdwg.org/ac/terms/Multimedia", "multimedia.csv",
+         ["http://rs.tdwg.org/ac/terms/accessURI"]), layout='ignoreHeaderLines="1"')
     occurrences = ("id,basis,name,lat,lon,date,count\n"
                    "a1,HumanObservation,Uncia uncia,42.1,75.2,2024-06,1\n"
                    "a2,HumanObservation,Uncia uncia,95,75.2,2024-06-02,1\n"

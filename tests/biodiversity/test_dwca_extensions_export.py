@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from dwca.read import DwCAReader
+from dwca_meta import file_xml, meta_xml
 
 from ecobridge.biodiversity.dwca import import_dwca
 from ecobridge.biodiversity.dwca_export import export_dwca
@@ -27,9 +28,6 @@ from ecobridge.governance.policy import location_sql
 DWC = "http://rs.tdwg.org/dwc/terms/"
 TAXON, OCCURRENCE, EVENT = DWC + "Taxon", DWC + "Occurrence", DWC + "Event"
 MULTIMEDIA = "http://rs.tdwg.org/ac/terms/Multimedia"
-# spelled out: python-dwca-reader's defaults (tab, no quotes) are not the XSD's
-LAYOUT = ('ignoreHeaderLines="1" fieldsTerminatedBy="," fieldsEnclosedBy="&quot;"'
-          ' linesTerminatedBy="\\n" encoding="UTF-8"')
 MOF = "http://rs.iobis.org/obis/terms/ExtendedMeasurementOrFact"
 RELATION = DWC + "ResourceRelationship"
 
@@ -128,19 +126,12 @@ def _with_more_extensions(shared_data: Path, path: Path) -> Path:
         mof_w.writerow([o["occurrenceID"], "individual count", o["individualCount"], ""])
         mof_w.writerow([o["occurrenceID"], "event duration", o["eventDate"], "interval"])
         rel_w.writerow([o["occurrenceID"], o["parentEventID"], "taken during deployment"])
-    meta = files["meta.xml"].decode("utf-8").replace("</archive>", f"""
-  <extension rowType="{MOF}" {LAYOUT}>
-    <files><location>mof.csv</location></files><coreid index="0"/>
-    <field index="1" term="{DWC}measurementType"/>
-    <field index="2" term="{DWC}measurementValue"/>
-    <field index="3" term="{DWC}measurementUnit"/>
-  </extension>
-  <extension rowType="{RELATION}" {LAYOUT}>
-    <files><location>relations.csv</location></files><coreid index="0"/>
-    <field index="1" term="{DWC}relatedResourceID"/>
-    <field index="2" term="{DWC}relationshipOfResource"/>
-  </extension>
-</archive>""")
+    more = (file_xml("extension", (MOF, "mof.csv", [DWC + t for t in (
+        "measurementType", "measurementValue", "measurementUnit")])),
+            file_xml("extension", (RELATION, "relations.csv", [DWC + t for t in (
+                "relatedResourceID", "relationshipOfResource")])))
+    meta = files["meta.xml"].decode("utf-8").replace(
+        "</archive>", "\n".join(("", *more, "</archive>")))
     files.update({"meta.xml": meta.encode(), "mof.csv": mof.getvalue().encode(),
                   "relations.csv": rel.getvalue().encode()})
     with zipfile.ZipFile(path, "w") as z:
@@ -180,24 +171,14 @@ def test_occurrence_core_round_trip_and_access(store, shared_data, tmp_path, wor
             export_dwca(store, principal, "tiger-traps")
 
 
-EVENT_META = f"""<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="eml.xml">
-  <core rowType="{EVENT}" {LAYOUT}><files><location>event.csv</location></files>
-    <id index="0"/>
-    <field index="0" term="{DWC}eventID"/><field index="1" term="{DWC}eventDate"/>
-    <field index="2" term="{DWC}decimalLatitude"/><field index="3" term="{DWC}decimalLongitude"/>
-    <field index="4" term="{DWC}locality"/><field index="5" term="{DWC}samplingProtocol"/>
-  </core>
-  <extension rowType="{OCCURRENCE}" {LAYOUT}>
-    <files><location>occurrence.csv</location></files><coreid index="0"/>
-    <field index="1" term="{DWC}occurrenceID"/><field index="2" term="{DWC}scientificName"/>
-    <field index="3" term="{DWC}individualCount"/>
-    <field term="{DWC}basisOfRecord" default="HumanObservation"/>
-  </extension>
-  <extension rowType="{MOF}" {LAYOUT}>
-    <files><location>mof.csv</location></files><coreid index="0"/>
-    <field index="1" term="{DWC}measurementType"/><field index="2" term="{DWC}measurementValue"/>
-  </extension>
-</archive>"""
+EVENT_META = meta_xml(
+    (EVENT, "event.csv", [DWC + t for t in ("eventID", "eventDate", "decimalLatitude",
+                                           "decimalLongitude", "locality",
+                                           "samplingProtocol")]),
+    (OCCURRENCE, "occurrence.csv", [DWC + "occurrenceID", DWC + "scientificName",
+                                    DWC + "individualCount",
+                                    (DWC + "basisOfRecord", "HumanObservation")]),
+    (MOF, "mof.csv", [DWC + "measurementType", DWC + "measurementValue"]))
 EVENTS = ("eventID,eventDate,lat,lon,locality,protocol\n"
           "ev1,2024-06-01,43.123456,77.654321,Aksu-Zhabagly ridge,transect\n"
           "ev2,2024-06-02,42.5,75.25,Issyk-Kul north shore,point count\n")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from dwca.read import DwCAReader
+from dwca_meta import meta_xml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -161,17 +162,11 @@ def test_any_whole_second_position_reads_back(lat, lon, cyrillic, leading):
 
 
 # -- the import --------------------------------------------------------------------------------
-LAYOUT = ('ignoreHeaderLines="1" fieldsTerminatedBy="," fieldsEnclosedBy="&quot;"'
-          ' linesTerminatedBy="\\n" encoding="UTF-8"')
 TERMS = ["occurrenceID", "basisOfRecord", "scientificName", "eventDate", "decimalLatitude",
          "decimalLongitude", "coordinateUncertaintyInMeters", "verbatimCoordinates",
          "verbatimLatitude", "verbatimLongitude", "verbatimCoordinateSystem", "geodeticDatum",
          "locality"]
-META = (f'<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="eml.xml">\n'
-        f'<core rowType="{OCCURRENCE}" {LAYOUT}><files><location>occurrence.csv</location>'
-        '</files><id index="0"/>\n'
-        + "".join(f'<field index="{i}" term="{DWC}{t}"/>\n' for i, t in enumerate(TERMS))
-        + "</core></archive>")
+META = meta_xml((OCCURRENCE, "occurrence.csv", [DWC + t for t in TERMS]))
 H = "HumanObservation"
 ROWS = [  # (row, expected position or the rejected field)
     (["v1", "PreservedSpecimen", "Panthera uncia", "1936-07", "", "", "",
@@ -337,18 +332,11 @@ def test_sensitive_text_positions_are_generalised_like_decimal_ones(store, tmp_p
             export_dwca(store, principal, "tiger-traps")
 
 
-EVENT_META = f"""<archive xmlns="http://rs.tdwg.org/dwc/text/" metadata="eml.xml">
-  <core rowType="{EVENT}" {LAYOUT}><files><location>event.csv</location></files>
-    <id index="0"/>
-    <field index="0" term="{DWC}eventID"/><field index="1" term="{DWC}eventDate"/>
-    <field index="2" term="{DWC}verbatimCoordinates"/><field index="3" term="{DWC}locality"/>
-  </core>
-  <extension rowType="{OCCURRENCE}" {LAYOUT}>
-    <files><location>occurrence.csv</location></files><coreid index="0"/>
-    <field index="1" term="{DWC}occurrenceID"/><field index="2" term="{DWC}scientificName"/>
-    <field term="{DWC}basisOfRecord" default="HumanObservation"/>
-  </extension>
-</archive>"""
+EVENT_META = meta_xml(
+    (EVENT, "event.csv", [DWC + t for t in ("eventID", "eventDate", "verbatimCoordinates",
+                                           "locality")]),
+    (OCCURRENCE, "occurrence.csv", [DWC + "occurrenceID", DWC + "scientificName",
+                                    (DWC + "basisOfRecord", "HumanObservation")]))
 
 
 def test_event_core_text_positions_reach_its_occurrences(store, tmp_path, world):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from alerts.helpers import world
 from babel.messages.pofile import read_po
+from dwca_meta import meta_xml
 from fastapi.testclient import TestClient
 
 from ecobridge.api.app import create_app
@@ -40,18 +41,9 @@ CSV = (b"station,variable,time,value,unit\n"
        b"BJ1,nonsense,2025-01-01T07:00:00Z,1.0,ug/m3\n"
        b"BJ1,pm25,,1.0,ug/m3\n")
 OCCURRENCE = "http://rs.tdwg.org/dwc/terms/"
-META = f"""<archive xmlns="http://rs.tdwg.org/dwc/text/">
-  <core encoding="UTF-8" fieldsTerminatedBy="," linesTerminatedBy="\\n" fieldsEnclosedBy='"'
-        ignoreHeaderLines="1" rowType="{OCCURRENCE}Occurrence">
-    <files><location>occurrence.txt</location></files>
-    <id index="0"/>
-    <field index="0" term="{OCCURRENCE}occurrenceID"/>
-    <field index="1" term="{OCCURRENCE}basisOfRecord"/>
-    <field index="2" term="{OCCURRENCE}scientificName"/>
-    <field index="3" term="{OCCURRENCE}decimalLatitude"/>
-    <field index="4" term="{OCCURRENCE}decimalLongitude"/>
-  </core>
-</archive>"""
+META = meta_xml((OCCURRENCE + "Occurrence", "occurrence.txt", [OCCURRENCE + t for t in (
+    "occurrenceID", "basisOfRecord", "scientificName", "decimalLatitude",
+    "decimalLongitude")]), metadata=None)
 OCCURRENCES = ("occurrenceID,basisOfRecord,scientificName,decimalLatitude,decimalLongitude\n"
                "o1,HumanObservation,Panthera tigris altaica,43.1,131.2\n"
                "o2,Guesswork,Panthera pardus orientalis,43.2,131.3\n"
