@@ -12,11 +12,11 @@ the best of `--repeat` runs is kept. Prints one JSON line per figure:
 overhead = ingest-with-rules / ingest-without-rules - 1 (target < 0.10), in wall time and in
 CPU seconds of the child (process time: every thread, so DuckDB's too), with the CPU seconds
 spent in the rule evaluation itself (all of it, and the part on the ingest's own thread: the
-rest runs on a thread beside the append, or beside the commit, as alerts.overlap chooses), the
-path taken, and the load average when measured. The time of a run with rules ends once its
-alerts are written (on the "commit" path, in the transaction after the rows'). `--paths` adds
-the defaults forced on each path (sequential: in the ingest's transaction after the append;
-append: on a thread beside it; commit: on a thread beside the commit), interleaved.
+rest runs on a thread, alerts.overlap), the path taken, and the load average when measured.
+The time of a run with rules ends once its alerts are written (on the "commit" path, in the
+transaction after the rows'). `--paths` adds the defaults forced on each path (sequential: in
+the ingest's transaction after the append; append: on a thread beside it; commit: on a thread
+beside the commit; qc, the default: on a thread while the merge checks the rows), interleaved.
 """
 
 from __future__ import annotations
@@ -136,8 +136,7 @@ def timed(*args, **kwargs):
         # and what it spent before: preparing, and on its thread while the rows were
         # appended (alerts.overlap)
         window, s = time.process_time() - c, summary or {{}}
-        paths.append("commit" if s.get("deferred") else "append" if "cpu_thread_s" in s
-                     else "sequential")
+        paths.append("commit" if s.get("deferred") else s.get("path", "sequential"))
         evaluation[0] += window + (0.0 if s.get("deferred") else
                                    s.get("cpu_prepare_s", 0.0) + s.get("cpu_thread_s", 0.0))
         evaluation[1] += window + (0.0 if s.get("deferred") else s.get("cpu_prepare_s", 0.0))
@@ -176,9 +175,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--paths", action="store_true",
                     help="also run the defaults with the evaluation forced on each path"
-                         " (sequential, append, commit: alerts.overlap), interleaved; by default"
-                         " it computes beside the append where a core is left beside DuckDB's"
-                         " threads, else beside the commit")
+                         " (sequential, append, commit, qc: alerts.overlap), interleaved; by"
+                         " default it computes while the merge checks the rows (qc)")
     ap.add_argument("--profile", default="", metavar="PREFIX",
                     help="also write cProfile stats (CPU time) of evaluate_ingest to"
                          " PREFIX.<mode>.prof from one extra run per mode, kept out of the"
@@ -199,8 +197,8 @@ def main() -> None:
         best: dict[str, dict] = {}
         low: dict[str, dict] = {}  # the least CPU, kept apart from the least wall time
         load = [os.getloadavg()[0]]
-        modes = ("none", "defaults", *(("sequential", "append", "commit") if args.paths else ()),
-                 "anomaly")
+        modes = ("none", "defaults",
+                 *(("sequential", "append", "commit", "qc") if args.paths else ()), "anomaly")
         for _ in range(args.repeat):
             for mode in modes:  # interleaved: load drifts
                 r = run(mode, parquet, args.stations, warm=warm)
@@ -220,6 +218,7 @@ def main() -> None:
     for mode, label in (("defaults", "default_rules"), ("sequential", "default_rules_sequential"),
                         ("append", "default_rules_beside_the_append"),
                         ("commit", "default_rules_beside_the_commit"),
+                        ("qc", "default_rules_beside_the_qc"),
                         ("anomaly", "default_rules_plus_anomaly")):
         if mode not in best:
             continue

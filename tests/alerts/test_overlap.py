@@ -7,7 +7,6 @@ process killed between the two transactions."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -17,6 +16,7 @@ import pytest
 from ecobridge.alerts import evaluate, incidents, overlap, scheduler, service
 from ecobridge.config import Settings
 from ecobridge.governance import SYSTEM
+from ecobridge.monitoring import merge, qc
 from ecobridge.store import open_store
 
 from .helpers import T0, ingest, series_csv, snapshot, world
@@ -46,7 +46,14 @@ def _incidents(store) -> list[tuple]:
     return sorted(tuple(sorted(g)) for g in groups.values())
 
 
-def _run(tmp_path, name: str, mode: str) -> tuple[list, list, list, int]:
+def _run(tmp_path, name: str, mode: str, monkeypatch=None) -> tuple[list, list, list, int]:
+    passes = []
+    if monkeypatch is not None:  # QC passes of one datastream: the running sums go on
+        monkeypatch.setattr(merge, "EARLY_CHUNK", 1)
+        monkeypatch.setattr(merge, "PASSES", 10_000)
+        settled = overlap.Overlap.settled
+        monkeypatch.setattr(overlap.Overlap, "settled",
+                            lambda self, rows: (passes.append(rows), settled(self, rows)))
     home = tmp_path / name
     store = open_store(Settings(home=home / "home"))
     before = overlap.Overlap.computed
@@ -59,6 +66,7 @@ def _run(tmp_path, name: str, mode: str) -> tuple[list, list, list, int]:
                                                         revised.items()},
                                  start=T0 + timedelta(hours=90)))
         assert store.scalar("SELECT count(*) FROM ingest_runs WHERE alerts_pending") == 0
+        assert mode != "qc" or len(set(passes)) >= 2 * (len(CHUNKS) + 1)  # passes per ingest
         return (snapshot(store), _events(store), _incidents(store),
                 overlap.Overlap.computed - before)
     finally:
@@ -66,9 +74,9 @@ def _run(tmp_path, name: str, mode: str) -> tuple[list, list, list, int]:
         store.close()
 
 
-@pytest.mark.parametrize("mode", ["append", "commit"])
-def test_threaded_evaluation_equals_sequential(tmp_path, mode):
-    alerts, events, incidents, runs = _run(tmp_path, mode, mode)
+@pytest.mark.parametrize("mode", ["append", "commit", "qc"])
+def test_threaded_evaluation_equals_sequential(tmp_path, mode, monkeypatch):
+    alerts, events, incidents, runs = _run(tmp_path, mode, mode, monkeypatch)
     want_alerts, want_events, want_incidents, none = _run(tmp_path, "sequential", "sequential")
     assert runs == len(CHUNKS) + 1 and none == 0  # each ingest took the path it was meant to
     kinds = {e[3] for e in want_events}
@@ -130,11 +138,14 @@ def _reference(tmp_path) -> list:
         store.close()
 
 
-def test_a_failure_beside_the_commit_keeps_the_rows_and_the_run_pending(store, tmp_path):
-    """The rows are committed before the evaluation is done: they stay, the run is marked
-    with the error, and once the broken rule is gone the pending run gets its alerts."""
+@pytest.mark.parametrize("mode", ["commit", "qc"])
+def test_a_failure_beside_the_commit_keeps_the_rows_and_the_run_pending(store, tmp_path, mode):
+    """Beside the commit, the rows are committed before the evaluation is done; beside the
+    QC (the default), its failure leaves the rows to commit without alerts. Either way the
+    rows stay, the run is marked with the error, and once the broken rule is gone the
+    pending run gets its alerts."""
     _broken_rule(store, tmp_path)
-    overlap.MODE = "commit"
+    overlap.MODE = mode
     try:
         report = ingest(store, series_csv(tmp_path / "a.csv", SERIES))
     finally:
@@ -196,21 +207,37 @@ def test_a_process_killed_between_the_commits_leaves_the_run_to_evaluate(tmp_pat
         store.close()
 
 
-@pytest.mark.parametrize("spare", [True, False], ids=["core-to-spare", "no-core-to-spare"])
-def test_beside_the_append_only_where_a_core_is_left_beside_duckdb(tmp_path, spare):
-    """By default the evaluation overlaps the append only if the machine has a core that
-    DuckDB's own threads leave free (otherwise it would only compete with the append), and
-    the commit, which DuckDB makes on one thread, otherwise."""
-    cores = os.cpu_count() or 1
-    if spare and cores < 2:
-        pytest.skip("one core: never a core to spare")
-    store = open_store(Settings(home=tmp_path / "home", threads=cores - 1 if spare else cores))
-    try:
-        assert overlap.MODE is None
-        with store.transaction() as cur:
-            assert overlap.Overlap(cur).mode == ("append" if spare else "commit")
-    finally:
-        store.close()
+def test_by_default_beside_the_qc(store):
+    assert overlap.MODE is None
+    with store.transaction() as cur:
+        assert overlap.Overlap(cur).mode == "qc"
+
+
+def test_a_merge_stopped_during_its_qc_stops_the_evaluation(store, tmp_path, monkeypatch):
+    """The evaluation waits for QC passes that will not come: the merge's failure ends it,
+    the ingest fails with the merge's own error and nothing is written."""
+    world(store, tmp_path)
+    service.create_rule(store, SYSTEM, name="who", kind="threshold",
+                        params={"averaging": "24h", "limit": "who"}, severity="info",
+                        observed_property="pm25")
+    threads = []
+    start = overlap.Overlap.start
+
+    def started(self, series):
+        start(self, series)
+        threads.append(self._thread)
+
+    def broken(*args, on_chunk=None, **kwargs):
+        raise MemoryError("QC stopped")
+
+    monkeypatch.setattr(overlap.Overlap, "start", started)
+    monkeypatch.setattr(qc, "evaluate", broken)
+    with pytest.raises(MemoryError):
+        ingest(store, series_csv(tmp_path / "a.csv", SERIES))
+    threads[0].join(timeout=30)
+    assert not threads[0].is_alive()
+    assert store.scalar("SELECT count(*) FROM observations") == 0
+    assert store.scalar("SELECT count(*) FROM alerts") == 0
 
 
 def test_incidents_placed_ahead_equal_placed_at_the_insert(tmp_path, monkeypatch):

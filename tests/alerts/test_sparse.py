@@ -10,9 +10,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from ecobridge.alerts import incidents, service
+from ecobridge.alerts import incidents, service, sparse
 from ecobridge.alerts.evaluate import episodes
 from ecobridge.alerts.models import HOUR_US, Rule, check_params
+from ecobridge.alerts.overlap import _joined
 from ecobridge.alerts.rules import Rows, Stream, _median_mad
 from ecobridge.alerts.rules import points as dense_points
 from ecobridge.alerts.sparse import points as sparse_points
@@ -182,3 +183,34 @@ def test_new_alerts_near_each_other_are_every_such_pair(monkeypatch, cells):
             if last[j] >= start[k] - 48 * hour and close[at[j], at[k]]]
     assert list(zip(r.tolist(), c.tolist(), strict=True)) == want
     assert len(want) > n  # alerts near several others
+
+
+@pytest.mark.parametrize("kind, params", RULES)
+def test_points_in_parts_with_their_sums_carried_are_those_of_the_whole(kind, params):
+    """What alerts.overlap does per QC pass: the rows cut between datastreams, each part's
+    running sums starting where the last part's ended, give the whole's points to the bit;
+    started from zero instead, the values differ in their last bits."""
+    rows, streams = _rows(7, STARTS[0])
+    rows.v = rows.v * 7.3 + 1e9 + 0.1  # large sums: their float error shows after rounding
+    rule = Rule(1, "r", kind, check_params(kind, params), "moderate")
+    ranges = {sid: (int(rows.t.min()), int(rows.t.max())) for sid in streams}
+    whole = sparse_points(rule, Rows(rows.ds, rows.t, rows.v, rows.f), streams, ranges)
+    cuts = np.searchsorted(rows.ds, [0, 14, 23, 31, 10**9])
+
+    def parts(carry: bool):
+        found, total = [], 0.0
+        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+            part = Rows(rows.ds[a:b], rows.t[a:b], rows.v[a:b], rows.f[a:b])
+            part.memo["sums_from"] = total if carry else 0.0
+            found.append(sparse_points(rule, part, streams, ranges))
+            if len(part):
+                total = float(sparse._valid_sums(part)[1][-1])
+        return _joined(found)
+
+    carried = parts(carry=True)
+    for column in ("key", "t", "value", "limit", "sev"):
+        assert np.array_equal(getattr(carried, column), getattr(whole, column),
+                              equal_nan=column in ("value", "limit"))
+    if kind != "qc_burst":  # the one kind without sums
+        assert len(whole.t) > 0
+        assert not np.array_equal(parts(carry=False).value, whole.value, equal_nan=True)

@@ -63,6 +63,26 @@ def test_groups_and_missing_values_are_separate():
     assert flags.tolist() == [2, 1, 4, 2, 2, 2, 9]
 
 
+def test_passes_cut_between_groups_give_the_flags_of_one_pass():
+    """The merge checks rows in passes when the alert evaluation follows them: the flags are
+    those of one pass, and each pass is told once, whole groups only, in order."""
+    rng = np.random.default_rng(3)
+    g = np.repeat(np.arange(40, dtype=np.int32), rng.integers(1, 200, 40))
+    t = np.concatenate([np.sort(rng.choice(10_000, (g == k).sum(), replace=False))
+                        for k in range(40)]).astype(np.int64) * HOUR
+    v = np.round(rng.normal(40, 25, len(g)), 1)
+    v[rng.random(len(g)) < 0.02] = np.nan
+    whole = qc.evaluate(g, t, v, [CFG] * 40)
+    told = []
+    parts = qc.evaluate(g, t, v, [CFG] * 40, chunk=500,
+                        on_chunk=lambda b, e, f, x: told.append((b, e, f[b:e].copy())))
+    assert all(np.array_equal(a, b) for a, b in zip(whole, parts, strict=True))
+    assert len(told) > 5 and told[0][0] == 0 and told[-1][1] == len(g)
+    assert all(a[1] == b[0] for a, b in zip(told, told[1:], strict=False))  # in order, all
+    assert all(g[b] != g[b - 1] for _, b, _ in told[:-1])  # cut between groups
+    assert np.array_equal(np.concatenate([f for _, _, f in told]), whole[0])
+
+
 def test_no_configuration_means_not_evaluated():
     flags, tests = run([1, 2, 3], cfg=qc.QcConfig())
     assert flags.tolist() == [2, 2, 2] and tests.tolist() == [0, 0, 0]

@@ -24,6 +24,7 @@ gives the same alerts (tests/alerts/test_incremental.py).
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -49,6 +50,8 @@ from ecobridge.store import int_array
 
 if TYPE_CHECKING:
     from ecobridge.alerts.overlap import Overlap
+
+log = logging.getLogger("ecobridge.alerts")
 
 # whether any alert and any webhook subscription exist, asked with the rules: an evaluation in a
 # store without them skips the statements that would read or match them
@@ -88,11 +91,23 @@ def evaluate_ingest(cur, *, dataset_id: int, run_id: int, kind: str | None,
         return None
     if started is not None and started.defer(cur, run_id):
         return {"deferred": True}  # the ingest writes them after its commit (alerts.overlap)
-    done = started.finish() if started is not None else None
+    try:
+        done = started.finish() if started is not None else None
+    except Exception as exc:
+        if started.mode != "qc":
+            raise
+        # the rows stay, their alerts wait for evaluate_pending (with the error to show)
+        log.warning("alerts of ingest run %s not evaluated (%s: %s); evaluate_pending"
+                    " retries", run_id, type(exc).__name__, exc)
+        log.debug("the evaluation's error", exc_info=True)
+        cur.execute("UPDATE ingest_runs SET alerts_pending = true, alerts_error = ?"
+                    " WHERE id = ?", [f"{type(exc).__name__}: {exc}"[:2000], run_id])
+        return {"pending": True}
     if done is not None:
         prepared, writes = done
         summary = writes.commit(cur, prepared.streams)
         summary["cpu_prepare_s"], summary["cpu_thread_s"] = started.cpu_before()
+        summary["path"] = started.mode
     elif started is not None and started.no_rules:
         return None
     else:
@@ -138,13 +153,10 @@ def evaluate_pending(cur) -> list[int]:
 def recover(store) -> list[int]:
     """evaluate_pending in a transaction of its own; a failure is logged and kept on the
     runs, which stay marked for the next try."""
-    import logging
-
     try:
         with store.transaction() as cur:
             runs = evaluate_pending(cur)
     except Exception as exc:
-        log = logging.getLogger("ecobridge.alerts")
         log.warning("pending alert evaluation failed (%s: %s)", type(exc).__name__, exc)
         log.debug("the evaluation's error", exc_info=True)
         with store.transaction() as cur:
@@ -198,11 +210,15 @@ class Prepared:
     frame: Rows
     known: Known
     near: list  # stored alerts the new ones could join an incident of (incidents.around)
+    gathered: tuple = ()  # what `frame` is made of (_gather), to make it in parts
 
 
 def prepare(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
-            held: Series | None = None, known: Known | None = None) -> Prepared | None:
-    """Steps 1 and 2 and the reads of step 3 (module docstring), on the caller's cursor."""
+            held: Series | None = None, known: Known | None = None,
+            frame: bool = True) -> Prepared | None:
+    """Steps 1 and 2 and the reads of step 3 (module docstring), on the caller's cursor.
+    `frame` False: the rows are not put together (`held` has no flags yet: alerts.overlap
+    puts them together per datastream once it has)."""
     known = known or Known()
     if not rules or not touched:
         return None
@@ -223,7 +239,9 @@ def prepare(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
             plan.read = {ds: (lo - plan.back[ds], hi) for ds, (lo, hi) in plan.ranges.items()}
     plans = [plan for plan in plans if plan.ranges]
     near = incidents.around(cur, _spans(plans, streams)) if known.alerts else []
-    return Prepared(streams, plans, _read(cur, plans, held), known, near)
+    gathered = _gather(cur, plans, held)
+    return Prepared(streams, plans, _assemble(*gathered) if frame else None, known, near,
+                    gathered)
 
 
 def _spans(plans: list[Plan], streams: dict[int, Stream]) -> list[tuple]:
@@ -238,23 +256,29 @@ def _spans(plans: list[Plan], streams: dict[int, Stream]) -> list[tuple]:
     return [(lon, lat, lo, hi) for lon, lat in sorted(places)]
 
 
-def compute(prepared: Prepared) -> Writes:
-    """The points of every plan and their episodes against the stored alerts: no store."""
+def compute(prepared: Prepared, done: dict[int, Points] | None = None) -> Writes:
+    """The points of every plan and their episodes against the stored alerts: no store.
+    `done`: the points of plans (by position) computed already (alerts.overlap)."""
     streams, frame = prepared.streams, prepared.frame
     writes = Writes(known=prepared.known)
     slices: dict[bytes, Rows] = {}  # rules reading the same rows share them and their windows
-    for plan in prepared.plans:
-        rows = _slice(frame, plan.read, slices)
-        if plan.rule.kind == "silence":
-            thing, t = station_times(rows, streams)
-            pts = silence_points(plan.rule, thing, t)
-        else:
-            pts = points(plan.rule, rows, streams, plan.ranges)
-        if plan.rule.kind not in SPARSE_KINDS:  # sparse points lie in their ranges already
-            pts = _within(pts, plan.ranges)
+    for i, plan in enumerate(prepared.plans):
+        pts = (done or {}).get(i)
+        if pts is None:
+            pts = plan_points(plan, _slice(frame, plan.read, slices), streams)
         _reconcile(plan, pts, streams, writes)
     writes.stage(streams, prepared.near)
     return writes
+
+
+def plan_points(plan: Plan, rows: Rows, streams: dict[int, Stream]) -> Points:
+    if plan.rule.kind == "silence":
+        thing, t = station_times(rows, streams)
+        return silence_points(plan.rule, thing, t)
+    pts = points(plan.rule, rows, streams, plan.ranges)
+    if plan.rule.kind not in SPARSE_KINDS:  # sparse points lie in their ranges already
+        pts = _within(pts, plan.ranges)
+    return pts
 
 
 def evaluate_points(cur, rule: Rule, pts: Points, streams: dict[int, Stream]) -> dict:
@@ -413,9 +437,9 @@ def _absorb(cur, plan: Plan, spans: dict[int, tuple[int, int]],
         plan.absorbed[key] = [a for a in mine if meets(a, lo, hi)]
 
 
-def _read(cur, plans: list[Plan], held: Series | None = None) -> Rows:
-    """Every row the plans need, sorted by (datastream, time): what the merge holds, and one
-    read of the rest."""
+def _gather(cur, plans: list[Plan], held: Series | None = None) -> tuple:
+    """What every row the plans need comes from: the merge's (`held`), the ranges of them
+    wanted, and one read of the rest (_assemble puts them together)."""
     want: dict[int, tuple[int, int]] = {}
     for plan in plans:
         for ds, (lo, hi) in plan.read.items():
@@ -425,7 +449,7 @@ def _read(cur, plans: list[Plan], held: Series | None = None) -> Rows:
             elif had[0] > lo or had[1] < hi:
                 want[ds] = (lo if lo < had[0] else had[0], hi if hi > had[1] else had[1])
     if held is None:
-        return _read_stored(cur, want)
+        return None, {}, _read_stored(cur, want)
     ask: dict[int, tuple[int, int]] = {}
     mine: dict[int, tuple[int, int]] = {}
     at = {ds: i for i, ds in enumerate(held.ids.tolist())}
@@ -439,6 +463,26 @@ def _read(cur, plans: list[Plan], held: Series | None = None) -> Rows:
         mine[ds] = (max(lo, clo), min(hi, chi))
         if lo < clo or hi > chi:  # stored rows outside what the merge holds
             ask[ds] = (lo, hi)
+    if not ask:
+        return held, mine, None
+    stored = _read_stored(cur, ask)
+    # rows both held and read are the same stored rows: keep the held copy
+    at_ask = np.array(sorted(ask), np.int64)
+    clo = np.array([lo_of[at[d]] if d in at else 1 for d in at_ask.tolist()], np.int64)
+    chi = np.array([hi_of[at[d]] if d in at else 0 for d in at_ask.tolist()], np.int64)
+    k = np.searchsorted(at_ask, stored.ds)
+    return held, mine, stored.take(~((stored.t >= clo[k]) & (stored.t <= chi[k])))
+
+
+def _assemble(held: Series | None, mine: dict[int, tuple[int, int]], stored: Rows | None,
+              lo: float = -math.inf, hi: float = math.inf) -> Rows:
+    """The rows `_gather` found, sorted by (datastream, time), of the datastreams in [lo, hi)
+    (all by default)."""
+    if stored is not None and (lo > -math.inf or hi < math.inf):
+        a, b = np.searchsorted(stored.ds, [max(lo, -2**63), min(hi, 2**63 - 1)])
+        stored = Rows(stored.ds[a:b], stored.t[a:b], stored.v[a:b], stored.f[a:b])
+    if held is None:
+        return stored
     whole = Rows(held.ds, held.t, held.v, held.f)
     if len(held.ids) and (np.diff(held.ids) > 0).all():
         # the merge knows its datastreams: their blocks without a pass over the rows
@@ -446,16 +490,11 @@ def _read(cur, plans: list[Plan], held: Series | None = None) -> Rows:
         end = np.r_[first[1:], len(held.ds)]
         present = end > first
         whole.memo["blocks"] = (held.ids[present], first[present], end[present])
+    if lo > -math.inf or hi < math.inf:
+        mine = {ds: r for ds, r in mine.items() if lo <= ds < hi}
     frame = _slice(whole, mine)
-    if not ask:
+    if stored is None or len(stored) == 0:
         return frame
-    stored = _read_stored(cur, ask)
-    # rows both held and read are the same stored rows: keep the held copy
-    at_ask = np.array(sorted(ask), np.int64)
-    clo = np.array([lo_of[at[d]] if d in at else 1 for d in at_ask.tolist()], np.int64)
-    chi = np.array([hi_of[at[d]] if d in at else 0 for d in at_ask.tolist()], np.int64)
-    k = np.searchsorted(at_ask, stored.ds)
-    stored = stored.take(~((stored.t >= clo[k]) & (stored.t <= chi[k])))
     both = Rows(*(np.concatenate((getattr(frame, c), getattr(stored, c)))
                   for c in ("ds", "t", "v", "f")))
     return both.take(np.lexsort((both.t, both.ds)))
@@ -511,8 +550,14 @@ def _slice(frame: Rows, read: dict[int, tuple[int, int]],
     key = a.tobytes() + size.tobytes()
     if cache is not None and key in cache:
         return cache[key]
-    idx = np.repeat(a - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(int(size.sum()))
-    out = Rows(frame.ds[idx], frame.t[idx], frame.v[idx], frame.f[idx])
+    total = int(size.sum())
+    if len(a) and int(a[-1] + size[-1] - a[0]) == total:
+        # one run of rows (some datastreams, whole): views, not copies
+        s, e = int(a[0]), int(a[-1] + size[-1])
+        out = Rows(frame.ds[s:e], frame.t[s:e], frame.v[s:e], frame.f[s:e])
+    else:
+        idx = np.repeat(a - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(total)
+        out = Rows(frame.ds[idx], frame.t[idx], frame.v[idx], frame.f[idx])
     if cache is not None:
         cache[key] = out
     return out

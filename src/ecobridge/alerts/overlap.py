@@ -1,60 +1,72 @@
-"""The evaluation of an ingest, computed on a thread beside the ingest's own work in DuckDB.
+"""The evaluation of an ingest, computed on a thread beside the ingest's own work.
 
-A large ingest spends much of its time in DuckDB, which lets go of the GIL meanwhile: appending
-the merged rows (on all of DuckDB's threads) and committing them (compressing and writing, on
-one). So the merge hands its rows over before the append (monitoring.merge.keep_series, with an
-`Overlap` as the list they are kept in) and, on the first, the evaluation:
+Where the time of a large ingest goes: checking the merged rows (QC: numpy, on one core),
+appending them and committing them (DuckDB, on all its threads). The evaluation needs the rows'
+flags, so it cannot start before QC has given them; and beside the append or the commit it
+takes a core from DuckDB, which slows them about as much as it gains (measured). So by default
+("qc") it follows QC:
 
-1. reads on the ingest's cursor, at once, all it needs from the store (rules, datastreams,
-   stored alerts, stored rows the merge does not hold: `evaluate.prepare`). The append changes
-   none of it: it adds the run's own rows, which the merge holds, and the other statements of
-   the ingest before the evaluation (datastream summaries, quarantine) are not read by it;
-2. computes points and episodes on a thread (`evaluate.compute`: numpy and Python, no store),
-   on one of two paths:
-   - "append": while the rows are appended, where a core is left beside DuckDB's threads; the
-     writes (3) then go in the ingest's transaction, so alerts commit with their rows or not
-     at all, and a failure fails the ingest;
-   - "commit": from the end of the append (`appended`) while the rows commit, where no core
-     is left during the append (there the thread would only slow the append down: two 2-core
-     runs measured it) but one is during the commit, which DuckDB does on one thread. The
-     run is marked `alerts_pending` in the ingest's transaction, and the writes follow in a
-     second transaction under the same write lock, so no other writer comes in between,
-     clearing the mark. A process stopped in
-     between, or an evaluation that failed (its error kept in `alerts_error`), leaves the run
-     marked: `evaluate.evaluate_pending` evaluates it from its stored rows (the server at
-     start and with its silence check, the CLI's `alerts evaluate`). Readers may see the rows
-     for a moment before their alerts;
-3. writes alerts, events and outbox rows on the ingest's cursor.
+1. the merge (monitoring.merge._qc_early) hands over the run's first Series before its QC,
+   without flags (`start`), and checks the rows in passes of whole datastreams;
+2. the thread reads what it needs on the ingest's cursor while the first pass runs (rules,
+   datastreams, stored alerts and rows: `evaluate.prepare`); the merge touches the cursor
+   again only once these reads are over (`wait_cursor`);
+3. it computes the windowed rules' points over each pass's datastreams once QC has settled
+   them (`settled`), while the next pass is checked. Their points depend on a datastream's own
+   rows, and each rule's running sums go on from one pass to the next, so they are those of
+   the whole, to the bit. The rules that need every row (silence: per station), the episodes
+   and the new alerts' incidents follow the last pass, beside the append;
+4. the ingest writes alerts, events and outbox rows in its own transaction (`finish`): they
+   commit with their rows or not at all. A failure of the evaluation leaves the rows to
+   commit with the run marked `alerts_pending` and the error (`evaluate_pending` evaluates
+   it again: the server at start and with its silence check, `ecobridge alerts evaluate`).
+
+Forced paths, which the tests and the benchmark compare: "sequential" (in the ingest's
+transaction, after the append), "append" (on a thread from the append on; a failure fails
+the ingest), and "commit" (on a thread from the end of the append, beside the commit; the run
+is marked `alerts_pending` in the ingest's transaction and the writes follow in a second one
+under the same write lock, clearing the mark: readers may see the rows for a moment before
+their alerts, and a process stopped in between leaves the run to `evaluate_pending`).
 
 The outcome is that of the sequential evaluation (`evaluate.evaluate` runs the same prepare and
-compute one after the other; tests/alerts/test_overlap.py compares the three paths). A run of
-more than one merge is evaluated in its transaction from its rows read back after the last.
+compute one after the other; tests/alerts/test_overlap.py compares the paths). A run of more
+than one merge is evaluated in its transaction from its rows read back after the last.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import math
 import threading
 import time
 
+import numpy as np
+
 from ecobridge.alerts.episodes import Writes
-from ecobridge.alerts.evaluate import Prepared, _load_rules, compute, prepare
+from ecobridge.alerts.evaluate import (
+    Prepared,
+    _assemble,
+    _load_rules,
+    _slice,
+    compute,
+    plan_points,
+    prepare,
+)
+from ecobridge.alerts.models import Points
+from ecobridge.alerts.rules import Rows, _empty
+from ecobridge.alerts.sparse import SPARSE_KINDS, _valid_sums
 from ecobridge.monitoring.merge import Series
 
 log = logging.getLogger("ecobridge.alerts")
 
-# None: "append" where a core is left beside DuckDB's threads, else "commit". "sequential",
-# "append" or "commit" force one path (the tests and the benchmark compare them).
+# None: "qc" (below). "sequential", "append", "commit" or "qc" force one path (the
+# tests and the benchmark compare them).
 MODE: str | None = None
-MODES = ("sequential", "append", "commit")
+MODES = ("sequential", "append", "commit", "qc")
 
 
 def _mode(cur) -> str:
-    if MODE is not None:
-        return MODE
-    threads = int(cur.execute("SELECT current_setting('threads')").fetchone()[0])
-    return "append" if (os.cpu_count() or 1) > threads else "commit"
+    return MODE or "qc"
 
 
 class Overlap(list):
@@ -79,6 +91,10 @@ class Overlap(list):
         self.cpu_write = 0.0
         self._ended = 0.0  # perf_counter when the thread ended, and when finish began
         self._finishing = 0.0
+        self.early = self.mode == "qc"  # monitoring.merge: start before its QC (`start`)
+        self._settled = 0  # rows of the Series whose flags are final (-1: the merge failed)
+        self._news = threading.Condition()
+        self._cursor_free = threading.Event()
 
     def append(self, series: Series) -> None:
         super().append(series)
@@ -91,8 +107,89 @@ class Overlap(list):
         self.no_rules = not rules
         self.prepared = prepare(self.cur, rules, series.touched, series, known)
         self._cpu_prepare = time.process_time() - c
-        if self.prepared is not None and self.mode == "append":
+        if self.prepared is not None and self.mode in ("append", "qc"):
             self._begin()
+
+    # -- the "qc" path: monitoring.merge._qc_early -------------------------------------------
+    def start(self, series: Series) -> None:
+        """The run's first merge, before its QC: `series` without flags, which `settled`
+        gives pass by pass. The thread reads on the ingest's cursor until `wait_cursor`."""
+        super().append(series)
+        self._thread = threading.Thread(target=self._early, args=(series,),
+                                        name="alerts-evaluation", daemon=True)
+        self._thread.start()
+
+    def settled(self, rows: int) -> None:
+        """The Series' first `rows` rows have their final flags (-1: the merge gave up)."""
+        with self._news:
+            self._settled = rows
+            self._news.notify()
+
+    def wait_cursor(self) -> None:
+        self._cursor_free.wait()
+
+    def _early(self, series: Series) -> None:
+        Overlap.computed += 1
+        c = time.thread_time()
+        try:
+            try:
+                rules, known = _load_rules(self.cur)
+                self.no_rules = not rules
+                prepared = prepare(self.cur, rules, series.touched, series, known, frame=False)
+            finally:
+                self._cursor_free.set()
+            if prepared is not None:
+                self._writes = self._passes(prepared, series)
+                self.prepared = prepared
+        except BaseException as exc:  # raised again in the ingest's thread by `finish`
+            self._error = exc
+        finally:
+            self._cpu_thread = time.thread_time() - c
+            self._ended = time.perf_counter()
+
+    def _wait(self, after: int) -> int:
+        with self._news:
+            while self._settled == after:
+                self._news.wait()
+            if self._settled < 0:
+                raise RuntimeError("the merge stopped before its QC ended")
+            return self._settled
+
+    def _passes(self, prepared: Prepared, series: Series) -> Writes:
+        """The points of the windowed (sparse) rules, per pass of QC: datastreams whose rows
+        are settled. Their points depend on a datastream's own rows only, and each rule's
+        running sums go on from one pass to the next (sparse._valid_sums), so they are the
+        points of the whole. The other rules (silence: per station) wait for every row."""
+        plans = prepared.plans
+        per_pass = [i for i, p in enumerate(plans) if p.rule.kind in SPARSE_KINDS]
+        reads = {i: tuple(sorted(plans[i].read.items())) for i in per_pass}
+        found: dict[int, list[Points]] = {i: [] for i in per_pass}
+        sums: dict[tuple, float] = {}  # per rows read: the running sum so far
+        n, done, lo = len(series.t), 0, -math.inf
+        while done < n:
+            done = self._wait(done)
+            hi = math.inf if done >= n else int(series.ds[done])
+            frame = _assemble(*prepared.gathered, lo, hi)
+            shared: dict[tuple, Rows] = {}
+            for i in per_pass:
+                plan = plans[i]
+                read = {ds: r for ds, r in plan.read.items() if lo <= ds < hi}
+                if not read:
+                    continue
+                rows = shared.get(reads[i])
+                if rows is None:
+                    rows = _slice(frame, read)
+                    # its own Rows per read: the memo holds sums from this read's own start
+                    rows = shared[reads[i]] = Rows(rows.ds, rows.t, rows.v, rows.f,
+                                                   dict(rows.memo))
+                    rows.memo["sums_from"] = sums.get(reads[i], 0.0)
+                found[i].append(plan_points(plan, rows, prepared.streams))
+                if plan.rule.kind != "qc_burst" and len(rows):
+                    sums[reads[i]] = float(_valid_sums(rows)[1][-1])
+            lo = hi
+        if len(per_pass) < len(plans):
+            prepared.frame = _assemble(*prepared.gathered)
+        return compute(prepared, {i: _joined(found[i]) for i in per_pass})
 
     def _begin(self) -> None:
         self._thread = threading.Thread(target=self._compute, name="alerts-evaluation",
@@ -109,6 +206,9 @@ class Overlap(list):
         finally:
             self._cpu_thread = time.thread_time() - c
             self._ended = time.perf_counter()
+
+    def abandon(self) -> None:
+        self.settled(-1)
 
     def appended(self) -> None:
         """The merge has appended the rows (monitoring.merge): on the "commit" path the
@@ -166,6 +266,8 @@ class Overlap(list):
             return None
         if self._error is not None:
             raise self._error
+        if self.prepared is None or self._writes is None:  # nothing it could evaluate
+            return None
         return self.prepared, self._writes
 
     def cpu_before(self) -> tuple[float, float]:
@@ -174,3 +276,15 @@ class Overlap(list):
         path) and on its own thread so far (beside the append)."""
         after = max(0.0, self._ended - self._finishing)  # one thread: CPU <= wall time
         return self._cpu_prepare, max(0.0, self._cpu_thread - after)
+
+
+def _joined(parts: list[Points]) -> Points:
+    if not parts:
+        return _empty()
+    if len(parts) == 1:
+        return parts[0]
+    detail: dict[int, dict] = {}
+    for p in parts:
+        detail.update(p.detail)
+    return Points(*(np.concatenate([getattr(p, c) for p in parts])
+                    for c in ("key", "t", "value", "limit", "sev")), detail)

@@ -64,7 +64,9 @@ def _memo(rows: Rows, key, fn):
 
 def _valid_sums(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Valid mask, cumulative sums of the rounded valid values (what _rolling_mean computes)
-    and the rows that are not valid (few: counts of valid values come from them)."""
+    and the rows that are not valid (few: counts of valid values come from them). The sums
+    start from memo "sums_from" (0): rows evaluated in parts (alerts.overlap) carry on the
+    sums of the parts before, so each part's are those of the whole, to the bit."""
     def make():
         valid = np.isfinite(rows.v)
         valid &= ~flag_in(rows.f, INVALID_FLAGS)
@@ -72,11 +74,11 @@ def _valid_sums(rows: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         # the rounded values, then their sums, in one array (np.where(valid, x, 0.0) and the
         # cumulative sums without another array of the rows' size)
         cs = np.empty(len(rows) + 1)
-        cs[0] = 0.0
+        cs[0] = rows.memo.get("sums_from", 0.0)
         x = cs[1:]
         np.round(rows.v, 6, out=x)
         x[invalid] = 0.0
-        np.cumsum(x, out=x)
+        np.cumsum(cs, out=cs)  # one running sum from cs[0], as numpy adds in order
         return valid, cs, invalid
     return _memo(rows, "sums", make)
 

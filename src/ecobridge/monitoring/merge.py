@@ -112,14 +112,19 @@ def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.Qc
         state = _against_store(ctx, order, src[order], same, run_start, v)
         duplicate, first_new = state["duplicate"], state["first_new"]
     series = ~duplicate & ~state["superseded"] if state else ~duplicate
-    flags, tests = np.zeros(n, np.uint8), np.zeros(n, np.uint16)
-    if series.all():
-        flags, tests = qc.evaluate(g, t, v, configs)
-    else:
-        flags[series], tests[series] = qc.evaluate(g[series], t[series], v[series], configs)
-
     accepted = ~duplicate if state is None else state["is_new"] & ~duplicate
     inserted = accepted if state is None else accepted & ~state["matched"]
+    kept = _KEEP.get(run_id)
+    early = kept is not None and len(kept) == 0 and getattr(kept, "early", False)
+    if early:  # the run's first merge, evaluated while its rows are checked (alerts.overlap)
+        flags, tests = _qc_early(cur, kept, ds_of_g, g, t, v, series, configs, inserted,
+                                 state, ctx)
+    elif series.all():
+        flags, tests = qc.evaluate(g, t, v, configs)
+    else:
+        flags, tests = np.zeros(n, np.uint8), np.zeros(n, np.uint16)
+        flags[series], tests[series] = qc.evaluate(g[series], t[series], v[series], configs)
+
     counts = Counts(rows_inserted=int(inserted.sum()), rows_flagged=int(
         (accepted & (flags >= qc.SUSPECT) & (flags != qc.MISSING)).sum()))
     if state is not None:
@@ -130,7 +135,7 @@ def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.Qc
         state["reflag"] = reflag
         _update(cur, ds_of_g, g, v, flags, tests, ctx["id"], state["ctx_index"],
                 state["updated"], reflag, run_id)
-    if run_id in _KEEP:  # before the append, which the evaluation may overlap
+    if run_id in _KEEP and not early:  # before the append, which the evaluation may overlap
         _KEEP[run_id].append(_series(ds_of_g, g, t, v, flags, inserted, state, ctx))
     first_id = cur.execute("SELECT coalesce(max(id), 0) + 1 FROM observations").fetchone()[0]
     _insert(cur, ds_of_g, g, t, v, flags, tests, inserted, first_id, run_id)
@@ -145,9 +150,86 @@ def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.Qc
     return Merged(counts, pos[at], rn[at], dup_of, received)
 
 
-def _series(ds_of_g, g, t, v, flags, inserted, state, ctx) -> Series:
+# QC passes when the evaluation follows them: about PASSES of them, of EARLY_CHUNK rows at
+# least (each pass costs a little more; the evaluation starts on the first once it is done)
+PASSES, EARLY_CHUNK = 4, 1 << 16
+
+
+def _qc_early(cur, kept, ds_of_g, g, t, v, series, configs, inserted, state, ctx):
+    """QC in passes of whole datastreams, the evaluation told of the rows each pass settles:
+    it reads what it needs on the cursor while the first pass runs (nothing here uses the
+    cursor meanwhile) and computes a pass's rows while the next is checked. The flags are
+    those of one pass (a datastream's depend on its own rows)."""
+    n = len(t)
+    held, keep = _shell(ds_of_g, g, t, v, inserted, state, ctx)
+    # sorted row -> place among the held rows: where a pass's rows go
+    if keep is None:
+        place = np.arange(n + 1)
+    else:
+        place = np.zeros(n + 1, np.int64)
+        np.cumsum(keep, out=place[1:])
+    every_row = bool(series.all())
+    at = None if every_row else np.flatnonzero(series)
+    out = [np.zeros(n, np.uint8), np.zeros(n, np.uint16)]
+    done = [0]
+
+    def settle(hi: int, flags, tests) -> None:
+        lo = done[0]
+        if hi > lo:
+            part = slice(lo, hi)
+            f = flags[part] if state is None else _held_flags(
+                flags, tests, part, inserted, state, ctx)
+            held.f[place[lo]:place[hi]] = f if keep is None else f[keep[part]]
+            done[0] = hi
+        kept.settled(int(place[hi]))
+
+    def passed(b, e, qf, qt) -> None:
+        if every_row:
+            out[0], out[1] = qf, qt
+            settle(e, qf, qt)
+            return
+        out[0][at[b:e]], out[1][at[b:e]] = qf[b:e], qt[b:e]
+        settle(int(at[e]) if e < len(at) else n, *out)
+
+    kept.start(held)
+    try:
+        chunk = min(qc.CHUNK, max(EARLY_CHUNK, -(-n // PASSES)))
+        if every_row:
+            out[0], out[1] = qc.evaluate(g, t, v, configs, chunk=chunk, on_chunk=passed)
+        else:
+            qc.evaluate(g[at], t[at], v[at], configs, chunk=chunk, on_chunk=passed)
+        settle(n, *out)
+    except BaseException:
+        kept.abandon()  # it would wait for passes that will not come
+        raise
+    finally:
+        kept.wait_cursor()  # the evaluation's reads are over before the merge reads again
+    return out[0], out[1]
+
+
+def _held_flags(flags, tests, part, inserted, state, ctx) -> np.ndarray:
+    """The flags the rows `part` keep: QC's where they are written, else the stored ones."""
+    rewritten = inserted[part] | state["updated"][part] | _reflag(ctx, state, flags, tests,
+                                                                   part)
+    return np.where(rewritten, flags[part],
+                    ctx["flag"][np.maximum(state["ctx_index"][part], 0)])
+
+
+def _shell(ds_of_g, g, t, v, inserted, state, ctx) -> tuple[Series, np.ndarray | None]:
+    """The Series before QC: its flags (`f`) left to fill; and which sorted rows it holds
+    (None: all)."""
+    keep = inserted if state is None else inserted | (state["ctx_index"] >= 0)
+    series = _series(ds_of_g, g, t, v, None, inserted, state, ctx, keep=keep)
+    series.f = np.zeros(len(series.t), np.uint8)
+    return series, None if bool(keep.all()) else keep
+
+
+def _series(ds_of_g, g, t, v, flags, inserted, state, ctx, keep=None) -> Series:
+    """`flags` None: without them (f None), `keep` given (_shell)."""
     n_groups = len(ds_of_g)
-    if state is None:
+    if keep is not None:
+        f, changed = None, inserted if state is None else inserted | state["updated"]
+    elif state is None:
         keep, f, changed = inserted, flags, inserted
     else:
         keep = inserted | (state["ctx_index"] >= 0)
@@ -170,7 +252,8 @@ def _series(ds_of_g, g, t, v, flags, inserted, state, ctx) -> Series:
                        zip(t[at[starts]].tolist(), t[at[ends]].tolist(), strict=True),
                        strict=True))
     return Series(ds_of_g[g] if every else ds_of_g[g[keep]], t if every else t[keep],
-                  v if every else v[keep], f if every else f[keep], ds_of_g, lo, hi, touched)
+                  v if every else v[keep], f if every or f is None else f[keep], ds_of_g, lo,
+                  hi, touched)
 
 
 def _against_store(ctx: dict, order, src, same, run_start, v) -> dict:
@@ -197,16 +280,16 @@ def _against_store(ctx: dict, order, src, same, run_start, v) -> dict:
             "ctx_index": np.where(stored, order, np.where(matched, stored_at, -1))}
 
 
-def _reflag(ctx: dict, state: dict, flags, tests) -> np.ndarray:
-    """Rows whose value stays but whose flags change: unchanged new rows, and stored rows in
-    the range their neighbours can affect."""
-    at = np.maximum(state["ctx_index"], 0)
-    known = state["ctx_index"] >= 0
+def _reflag(ctx: dict, state: dict, flags, tests, part: slice = slice(None)) -> np.ndarray:
+    """Rows (of `part`) whose value stays but whose flags change: unchanged new rows, and
+    stored rows in the range their neighbours can affect."""
+    at = np.maximum(state["ctx_index"][part], 0)
+    known = state["ctx_index"][part] >= 0
     old_flag = np.where(known, ctx["flag"][at], 0)
     old_tests = np.where(known, ctx["tests"][at], 0)
-    updatable = state["stored"] & ctx["updatable"][at]
-    return ((state["unchanged"] | updatable)
-            & ((old_flag != flags) | (old_tests != tests)))
+    updatable = state["stored"][part] & ctx["updatable"][at]
+    return ((state["unchanged"][part] | updatable)
+            & ((old_flag != flags[part]) | (old_tests != tests[part])))
 
 
 def _sort(g, t, src, rn, *, fast: bool) -> np.ndarray:

@@ -17,6 +17,7 @@ Missing values (NaN) get flag 9 and are skipped by the neighbour tests.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,8 +79,13 @@ CHUNK = 1 << 20  # rows per pass, in whole groups, to bound the temporaries' mem
 
 
 def evaluate(group: np.ndarray, t_us: np.ndarray, values: np.ndarray,
-             configs: list[QcConfig]) -> tuple[np.ndarray, np.ndarray]:
-    """Flags and failed-test bits for rows sorted by (group, t_us); configs[group] applies."""
+             configs: list[QcConfig], *, chunk: int = CHUNK,
+             on_chunk: Callable[[int, int, np.ndarray, np.ndarray], None] | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Flags and failed-test bits for rows sorted by (group, t_us); configs[group] applies.
+    Rows go in passes of about `chunk` rows, cut between groups (a group's flags depend on
+    its own rows only, so the cut changes none); `on_chunk(begin, end, flags, tests)` is told
+    of each pass's rows once their flags are final (alerts.overlap evaluates them meanwhile)."""
     n = len(values)
     flags = np.full(n, MISSING, dtype=np.uint8)
     tests = np.zeros(n, dtype=np.uint16)
@@ -88,11 +94,13 @@ def evaluate(group: np.ndarray, t_us: np.ndarray, values: np.ndarray,
     starts = np.flatnonzero(np.concatenate(([True], group[1:] != group[:-1])))
     begin = 0
     while begin < n:
-        # cut at the first group start at or after begin + CHUNK
-        k = np.searchsorted(starts, begin + CHUNK)
+        # cut at the first group start at or after begin + chunk
+        k = np.searchsorted(starts, begin + chunk)
         end = int(starts[k]) if k < len(starts) else n
         part = slice(begin, end)
         _evaluate(group[part], t_us[part], values[part], table, flags[part], tests[part])
+        if on_chunk is not None:
+            on_chunk(begin, end, flags, tests)
         begin = end
     return flags, tests
 
