@@ -215,14 +215,15 @@ class Prepared:
 
 def prepare(cur, rules: list[Rule], touched: dict[int, tuple[int, int]],
             held: Series | None = None, known: Known | None = None,
-            frame: bool = True) -> Prepared | None:
+            frame: bool = True, streams: dict[int, Stream] | None = None) -> Prepared | None:
     """Steps 1 and 2 and the reads of step 3 (module docstring), on the caller's cursor.
     `frame` False: the rows are not put together (`held` has no flags yet: alerts.overlap
-    puts them together per datastream once it has)."""
+    puts them together per datastream once it has). `streams`: read already (_streams of a
+    superset of `touched`)."""
     known = known or Known()
     if not rules or not touched:
         return None
-    streams = _streams(cur, touched)
+    streams = _streams(cur, touched) if streams is None else streams
     plans = []
     for rule in rules:
         in_scope = _scope(cur, rule, streams, touched)

@@ -48,6 +48,7 @@ from ecobridge.alerts.evaluate import (
     _assemble,
     _load_rules,
     _slice,
+    _streams,
     compute,
     plan_points,
     prepare,
@@ -111,13 +112,19 @@ class Overlap(list):
             self._begin()
 
     # -- the "qc" path: monitoring.merge._qc_early -------------------------------------------
-    def start(self, series: Series) -> None:
-        """The run's first merge, before its QC: `series` without flags, which `settled`
-        gives pass by pass. The thread reads on the ingest's cursor until `wait_cursor`."""
-        super().append(series)
-        self._thread = threading.Thread(target=self._early, args=(series,),
+    def begin(self, ds_ids: np.ndarray) -> None:
+        """The run's first merge, before it sorts its rows of datastreams `ds_ids`: the
+        thread starts reading on the ingest's cursor, which it has until `wait_cursor`."""
+        self._thread = threading.Thread(target=self._early, args=(ds_ids.tolist(),),
                                         name="alerts-evaluation", daemon=True)
         self._thread.start()
+
+    def start(self, series: Series) -> None:
+        """The merge's Series before its QC, without flags: `settled` gives them pass by
+        pass."""
+        with self._news:
+            super().append(series)
+            self._news.notify()
 
     def settled(self, rows: int) -> None:
         """The Series' first `rows` rows have their final flags (-1: the merge gave up)."""
@@ -128,14 +135,23 @@ class Overlap(list):
     def wait_cursor(self) -> None:
         self._cursor_free.wait()
 
-    def _early(self, series: Series) -> None:
+    def _early(self, ds_ids: list[int]) -> None:
         Overlap.computed += 1
         c = time.thread_time()
         try:
             try:
                 rules, known = _load_rules(self.cur)
                 self.no_rules = not rules
-                prepared = prepare(self.cur, rules, series.touched, series, known, frame=False)
+                # the datastreams of the file: a superset of those the merge will change
+                streams = _streams(self.cur, dict.fromkeys(ds_ids)) if rules else {}
+                with self._news:
+                    while not len(self) and self._settled >= 0:
+                        self._news.wait()
+                if self._settled < 0:
+                    raise RuntimeError("the merge stopped before its QC")
+                series = self[0]
+                prepared = prepare(self.cur, rules, series.touched, series, known, frame=False,
+                                   streams=streams)
             finally:
                 self._cursor_free.set()
             if prepared is not None:

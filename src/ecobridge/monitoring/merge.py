@@ -86,44 +86,56 @@ class Merged:
 def merge_and_write(cur, rows: Rows, *, ds_of_g: np.ndarray, configs: list[qc.QcConfig],
                     run_id: int) -> Merged:
     ctx = _context(cur, rows, ds_of_g, configs)
-    m = len(ctx["t"])
-    if m:
-        g, t, v = (np.concatenate((ctx[k], getattr(rows, k))) for k in ("g", "t", "v"))
-        rn, pos = (np.concatenate((np.zeros(m, np.int64), getattr(rows, k)))
-                   for k in ("rn", "pos"))
-        src = np.concatenate((np.zeros(m, np.int8), np.ones(len(rows.t), np.int8)))
-    else:
-        g, t, v, rn, pos, src = rows.g, rows.t, rows.v, rows.rn, rows.pos, None
-    rows.g = rows.t = rows.v = rows.rn = rows.pos = None  # let the sorted copies replace them
-    order = _sort(g, t, src, rn, fast=(m == 0))
-    g = g[order]
-    t = t[order]
-    v = v[order]
-    n = len(t)
-    # runs of equal (g, t): at most one stored row (first), then new rows in file order
-    same = np.zeros(n, dtype=bool)
-    same[1:] = (g[1:] == g[:-1]) & (t[1:] == t[:-1])
-    run_start = (np.maximum.accumulate(np.where(same, 0, np.arange(n))) if same.any()
-                 else None)
-    if m == 0:  # nothing stored nearby: every row is new, a repeat of its run is a duplicate
-        duplicate, first_new = same, run_start
-        state = None
-    else:
-        state = _against_store(ctx, order, src[order], same, run_start, v)
-        duplicate, first_new = state["duplicate"], state["first_new"]
-    series = ~duplicate & ~state["superseded"] if state else ~duplicate
-    accepted = ~duplicate if state is None else state["is_new"] & ~duplicate
-    inserted = accepted if state is None else accepted & ~state["matched"]
     kept = _KEEP.get(run_id)
+    # the run's first merge: the evaluation reads while the rows are sorted and computes while
+    # they are checked (alerts.overlap); it has the cursor until wait_cursor
     early = kept is not None and len(kept) == 0 and getattr(kept, "early", False)
-    if early:  # the run's first merge, evaluated while its rows are checked (alerts.overlap)
-        flags, tests = _qc_early(cur, kept, ds_of_g, g, t, v, series, configs, inserted,
-                                 state, ctx)
-    elif series.all():
-        flags, tests = qc.evaluate(g, t, v, configs)
-    else:
-        flags, tests = np.zeros(n, np.uint8), np.zeros(n, np.uint16)
-        flags[series], tests[series] = qc.evaluate(g[series], t[series], v[series], configs)
+    if early:
+        kept.begin(ds_of_g)
+    try:
+        m = len(ctx["t"])
+        if m:
+            g, t, v = (np.concatenate((ctx[k], getattr(rows, k))) for k in ("g", "t", "v"))
+            rn, pos = (np.concatenate((np.zeros(m, np.int64), getattr(rows, k)))
+                       for k in ("rn", "pos"))
+            src = np.concatenate((np.zeros(m, np.int8), np.ones(len(rows.t), np.int8)))
+        else:
+            g, t, v, rn, pos, src = rows.g, rows.t, rows.v, rows.rn, rows.pos, None
+        rows.g = rows.t = rows.v = rows.rn = rows.pos = None  # let the sorted copies replace them
+        order = _sort(g, t, src, rn, fast=(m == 0))
+        g = g[order]
+        t = t[order]
+        v = v[order]
+        n = len(t)
+        # runs of equal (g, t): at most one stored row (first), then new rows in file order
+        same = np.zeros(n, dtype=bool)
+        same[1:] = (g[1:] == g[:-1]) & (t[1:] == t[:-1])
+        run_start = (np.maximum.accumulate(np.where(same, 0, np.arange(n))) if same.any()
+                     else None)
+        if m == 0:  # nothing stored nearby: every row is new, a repeat of its run is a duplicate
+            duplicate, first_new = same, run_start
+            state = None
+        else:
+            state = _against_store(ctx, order, src[order], same, run_start, v)
+            duplicate, first_new = state["duplicate"], state["first_new"]
+        series = ~duplicate & ~state["superseded"] if state else ~duplicate
+        accepted = ~duplicate if state is None else state["is_new"] & ~duplicate
+        inserted = accepted if state is None else accepted & ~state["matched"]
+        if early:
+            flags, tests = _qc_early(cur, kept, ds_of_g, g, t, v, series, configs, inserted,
+                                     state, ctx)
+        elif series.all():
+            flags, tests = qc.evaluate(g, t, v, configs)
+        else:
+            flags, tests = np.zeros(n, np.uint8), np.zeros(n, np.uint16)
+            flags[series], tests[series] = qc.evaluate(g[series], t[series], v[series], configs)
+    except BaseException:
+        if early:
+            kept.abandon()  # it would wait for rows that will not come
+        raise
+    finally:
+        if early:
+            kept.wait_cursor()
 
     counts = Counts(rows_inserted=int(inserted.sum()), rows_flagged=int(
         (accepted & (flags >= qc.SUSPECT) & (flags != qc.MISSING)).sum()))
@@ -157,9 +169,9 @@ PASSES, EARLY_CHUNK = 4, 1 << 16
 
 def _qc_early(cur, kept, ds_of_g, g, t, v, series, configs, inserted, state, ctx):
     """QC in passes of whole datastreams, the evaluation told of the rows each pass settles:
-    it reads what it needs on the cursor while the first pass runs (nothing here uses the
-    cursor meanwhile) and computes a pass's rows while the next is checked. The flags are
-    those of one pass (a datastream's depend on its own rows)."""
+    it goes on reading on the cursor while the first pass runs (nothing here uses the cursor)
+    and computes a pass's rows while the next is checked. The flags are those of one pass (a
+    datastream's depend on its own rows)."""
     n = len(t)
     held, keep = _shell(ds_of_g, g, t, v, inserted, state, ctx)
     # sorted row -> place among the held rows: where a pass's rows go
@@ -192,18 +204,12 @@ def _qc_early(cur, kept, ds_of_g, g, t, v, series, configs, inserted, state, ctx
         settle(int(at[e]) if e < len(at) else n, *out)
 
     kept.start(held)
-    try:
-        chunk = min(qc.CHUNK, max(EARLY_CHUNK, -(-n // PASSES)))
-        if every_row:
-            out[0], out[1] = qc.evaluate(g, t, v, configs, chunk=chunk, on_chunk=passed)
-        else:
-            qc.evaluate(g[at], t[at], v[at], configs, chunk=chunk, on_chunk=passed)
-        settle(n, *out)
-    except BaseException:
-        kept.abandon()  # it would wait for passes that will not come
-        raise
-    finally:
-        kept.wait_cursor()  # the evaluation's reads are over before the merge reads again
+    chunk = min(qc.CHUNK, max(EARLY_CHUNK, -(-n // PASSES)))
+    if every_row:
+        out[0], out[1] = qc.evaluate(g, t, v, configs, chunk=chunk, on_chunk=passed)
+    else:
+        qc.evaluate(g[at], t[at], v[at], configs, chunk=chunk, on_chunk=passed)
+    settle(n, *out)
     return out[0], out[1]
 
 
