@@ -43,7 +43,7 @@ from ecobridge.alerts.rules import (
     silence_points,
     station_times,
 )
-from ecobridge.alerts.sparse import SPARSE_KINDS, points
+from ecobridge.alerts.sparse import SPARSE_KINDS, _before, points
 from ecobridge.monitoring.merge import Series
 from ecobridge.monitoring.qc import QcConfig
 from ecobridge.store import int_array
@@ -475,7 +475,16 @@ def _gather(cur, plans: list[Plan], held: Series | None = None) -> tuple:
     return held, mine, stored.take(~((stored.t >= clo[k]) & (stored.t <= chi[k])))
 
 
-def _assemble(held: Series | None, mine: dict[int, tuple[int, int]], stored: Rows | None,
+def _part(read: dict | tuple, lo: float, hi: float) -> dict | tuple:
+    """The ranges of the datastreams in [lo, hi) of `read` (as `ranges_of` arrays)."""
+    if lo == -math.inf and hi == math.inf:
+        return read
+    ids, a, b = read if isinstance(read, tuple) else ranges_of(read)
+    i, j = np.searchsorted(ids, [max(lo, -2**63), min(hi, 2**63 - 1)])
+    return ids[i:j], a[i:j], b[i:j]
+
+
+def _assemble(held: Series | None, mine: dict | tuple, stored: Rows | None,
               lo: float = -math.inf, hi: float = math.inf) -> Rows:
     """The rows `_gather` found, sorted by (datastream, time), of the datastreams in [lo, hi)
     (all by default)."""
@@ -491,9 +500,7 @@ def _assemble(held: Series | None, mine: dict[int, tuple[int, int]], stored: Row
         end = np.r_[first[1:], len(held.ds)]
         present = end > first
         whole.memo["blocks"] = (held.ids[present], first[present], end[present])
-    if lo > -math.inf or hi < math.inf:
-        mine = {ds: r for ds, r in mine.items() if lo <= ds < hi}
-    frame = _slice(whole, mine)
+    frame = _slice(whole, _part(mine, lo, hi))
     if stored is None or len(stored) == 0:
         return frame
     both = Rows(*(np.concatenate((getattr(frame, c), getattr(stored, c)))
@@ -522,15 +529,21 @@ def _read_stored(cur, want: dict[int, tuple[int, int]]) -> Rows:
                 table.column("f").to_numpy())
 
 
-def _slice(frame: Rows, read: dict[int, tuple[int, int]],
-           cache: dict[bytes, Rows] | None = None) -> Rows:
-    """The rows of `frame` in the per-datastream ranges of `read` (the same object for the
-    same rows, through `cache`)."""
-    if not read or len(frame) == 0:
-        return frame.take(np.zeros(len(frame), bool))
+def ranges_of(read: dict[int, tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-datastream ranges as arrays (ids sorted, lo, hi)."""
     ids = np.array(sorted(read), np.int64)
     lo = np.array([read[i][0] for i in ids.tolist()], np.int64)
     hi = np.array([read[i][1] for i in ids.tolist()], np.int64)
+    return ids, lo, hi
+
+
+def _slice(frame: Rows, read: dict[int, tuple[int, int]] | tuple,
+           cache: dict[bytes, Rows] | None = None) -> Rows:
+    """The rows of `frame` in the per-datastream ranges of `read` (a dict, or `ranges_of`'s
+    arrays), the same object for the same rows through `cache`."""
+    if len(read[0] if isinstance(read, tuple) else read) == 0 or len(frame) == 0:
+        return frame.take(np.zeros(len(frame), bool))
+    ids, lo, hi = read if isinstance(read, tuple) else ranges_of(read)
     # per datastream block of the frame (sorted by ds, t): rows [a, b) in range [lo, hi];
     # a block wholly inside its range (the usual case) needs no search
     first = np.searchsorted(frame.ds, ids, side="left")
@@ -557,7 +570,7 @@ def _slice(frame: Rows, read: dict[int, tuple[int, int]],
         s, e = int(a[0]), int(a[-1] + size[-1])
         out = Rows(frame.ds[s:e], frame.t[s:e], frame.v[s:e], frame.f[s:e])
     else:
-        idx = np.repeat(a - np.r_[0, np.cumsum(size)[:-1]], size) + np.arange(total)
+        idx = np.repeat(a - _before(size), size) + np.arange(total)
         out = Rows(frame.ds[idx], frame.t[idx], frame.v[idx], frame.f[idx])
     if cache is not None:
         cache[key] = out

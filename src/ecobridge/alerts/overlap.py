@@ -47,11 +47,13 @@ from ecobridge.alerts.evaluate import (
     Prepared,
     _assemble,
     _load_rules,
+    _part,
     _slice,
     _streams,
     compute,
     plan_points,
     prepare,
+    ranges_of,
 )
 from ecobridge.alerts.models import Points
 from ecobridge.alerts.rules import Rows, _empty
@@ -179,18 +181,21 @@ class Overlap(list):
         plans = prepared.plans
         per_pass = [i for i, p in enumerate(plans) if p.rule.kind in SPARSE_KINDS]
         reads = {i: tuple(sorted(plans[i].read.items())) for i in per_pass}
+        arrays = {key: ranges_of(dict(key)) for key in set(reads.values())}
+        held, mine, stored = prepared.gathered
+        mine = ranges_of(mine)
         found: dict[int, list[Points]] = {i: [] for i in per_pass}
         sums: dict[tuple, float] = {}  # per rows read: the running sum so far
         n, done, lo = len(series.t), 0, -math.inf
         while done < n:
             done = self._wait(done)
             hi = math.inf if done >= n else int(series.ds[done])
-            frame = _assemble(*prepared.gathered, lo, hi)
+            frame = _assemble(held, mine, stored, lo, hi)
             shared: dict[tuple, Rows] = {}
             for i in per_pass:
                 plan = plans[i]
-                read = {ds: r for ds, r in plan.read.items() if lo <= ds < hi}
-                if not read:
+                read = _part(arrays[reads[i]], lo, hi)
+                if not len(read[0]):
                     continue
                 rows = shared.get(reads[i])
                 if rows is None:

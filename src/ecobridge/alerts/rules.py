@@ -60,7 +60,10 @@ class Rows:
         """The distinct datastream ids, in order (rows are sorted by ds: no sort needed)."""
         if len(self.ds) == 0:
             return self.ds
-        return self.ds[np.r_[True, self.ds[1:] != self.ds[:-1]]]
+        first = np.empty(len(self.ds), bool)  # np.r_[True, ds[1:] != ds[:-1]], cheaper
+        first[0] = True
+        np.not_equal(self.ds[1:], self.ds[:-1], out=first[1:])
+        return self.ds[first]
 
 
 @dataclass(frozen=True)

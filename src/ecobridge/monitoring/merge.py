@@ -251,12 +251,16 @@ def _series(ds_of_g, g, t, v, flags, inserted, state, ctx, keep=None) -> Series:
         np.maximum.at(held_hi, ctx["g"], ctx["t"])
         lo = np.where(ctx["open_start"], lo, held_lo)
         hi = np.where(ctx["open_end"], hi, held_hi)
-    at = np.flatnonzero(changed)
-    starts = np.flatnonzero(np.r_[True, g[at][1:] != g[at][:-1]]) if len(at) else at
-    ends = np.r_[starts[1:], len(at)] - 1 if len(at) else at  # a run that changed nothing
-    touched = dict(zip(ds_of_g[g[at[starts]]].tolist(),
-                       zip(t[at[starts]].tolist(), t[at[ends]].tolist(), strict=True),
-                       strict=True))
+    # per group, the first and last time changed (rows sorted by group, then time)
+    gc, tc = (g, t) if changed.all() else (g[changed], t[changed])
+    first = np.empty(len(gc), bool)
+    if len(gc):
+        first[0] = True
+        np.not_equal(gc[1:], gc[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    ends = np.append(starts[1:], len(gc)) - 1 if len(gc) else starts  # nothing changed
+    touched = dict(zip(ds_of_g[gc[starts]].tolist(),
+                       zip(tc[starts].tolist(), tc[ends].tolist(), strict=True), strict=True))
     return Series(ds_of_g[g] if every else ds_of_g[g[keep]], t if every else t[keep],
                   v if every else v[keep], f if every or f is None else f[keep], ds_of_g, lo,
                   hi, touched)
