@@ -250,3 +250,40 @@ def test_incidents_placed_ahead_equal_placed_at_the_insert(tmp_path, monkeypatch
     at_insert = _run(tmp_path, "at-insert", "sequential")
     assert ahead[2] == at_insert[2] and len(ahead[2]) > 3
     assert ahead[:2] == at_insert[:2]
+
+
+def test_the_cli_names_a_rule_it_cannot_evaluate_and_evaluates_the_others(tmp_path,
+                                                                           monkeypatch):
+    """`ecobridge alerts evaluate` with a broken rule: exit code 1 and a line naming it (no
+    traceback); the other rules' alerts are those they would have alone."""
+    from typer.testing import CliRunner
+
+    from ecobridge.cli import _register, app
+    from ecobridge.errors import EcobridgeError
+
+    home = tmp_path / "home"
+    store = open_store(Settings(home=home))
+    try:
+        _broken_rule(store, tmp_path)
+        overlap.MODE = "sequential"  # the rows without their alerts: the ingest fails on it
+        with pytest.raises(TypeError):
+            ingest(store, series_csv(tmp_path / "a.csv", SERIES))
+        overlap.MODE = "qc"  # the rows, their run left pending
+        ingest(store, series_csv(tmp_path / "a.csv", SERIES))
+    finally:
+        overlap.MODE = None
+        store.close()
+    monkeypatch.setenv("ECOBRIDGE_HOME", str(home))
+    _register()
+    result = CliRunner().invoke(app, ["alerts", "evaluate", "--no-silence"])
+    assert isinstance(result.exception, EcobridgeError), result.output
+    assert "rule" in result.exception.detail and "'broken' cannot be evaluated" in \
+        result.exception.detail and "TypeError" in result.exception.detail
+    assert "evaluated: {" in result.output
+    store = open_store(Settings(home=home))
+    try:
+        assert snapshot(store) == _reference(tmp_path) != []
+        # the pending run stays so while the rule is broken
+        assert store.scalar("SELECT count(*) FROM ingest_runs WHERE alerts_pending") == 1
+    finally:
+        store.close()

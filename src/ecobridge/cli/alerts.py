@@ -14,7 +14,7 @@ import typer
 
 from ecobridge.cli import app
 from ecobridge.cli.governance import AS, JSON, _principal, _store, _table
-from ecobridge.errors import InvalidInput
+from ecobridge.errors import EcobridgeError, InvalidInput
 
 rules_app = typer.Typer(no_args_is_help=True, help="Alert rules.")
 alerts_app = typer.Typer(no_args_is_help=True, help="Alerts: list, acknowledge, resolve.")
@@ -139,7 +139,8 @@ def alerts_resolve(alert_id: int, note: str = typer.Option(None, help="A note fo
 def alerts_evaluate(rule: list[int] = typer.Option(None, help="Only these rule ids"),
                     silence: bool = typer.Option(True, help="Also check silent stations now")
                     ) -> None:
-    """Evaluate rules over all stored data (a manual full run)."""
+    """Evaluate rules over all stored data (a manual full run). A rule that cannot be
+    evaluated is named (exit code 1); the others are evaluated all the same."""
     from ecobridge.alerts.evaluate import evaluate_all, recover
     from ecobridge.alerts.scheduler import check_silence
 
@@ -147,11 +148,46 @@ def alerts_evaluate(rule: list[int] = typer.Option(None, help="Only these rule i
         pending = recover(store)
         if pending:
             print(f"pending ingest runs evaluated: {', '.join(map(str, pending))}")
-        with store.transaction() as cur:
-            summary = evaluate_all(cur, rule or None)
+        try:
+            with store.transaction() as cur:
+                summary = evaluate_all(cur, rule or None)
+            broken: list[str] = []
+        except EcobridgeError:
+            raise
+        except Exception:
+            broken, good = _broken_rules(store, rule or None)
+            with store.transaction() as cur:
+                summary = evaluate_all(cur, good) if good else {}
         print(f"evaluated: {summary}")
         if silence:
             print(f"silence: {check_silence(store)}")
+        if broken:
+            raise EcobridgeError("; ".join(broken) + ". Fix or remove these rules"
+                                 " (ecobridge rules remove ID): the ingests evaluate every rule"
+                                 " and leave their runs pending while one cannot be evaluated")
+
+
+class _Probe(Exception):
+    """Rolls a probe's transaction back."""
+
+
+def _broken_rules(store, rule_ids: list[int] | None) -> tuple[list[str], list[int]]:
+    """Which rules cannot be evaluated, each tried alone and rolled back: their descriptions
+    (id, name, error), and the ids of the others."""
+    from ecobridge.alerts.evaluate import evaluate_all, load_rules
+
+    broken, good = [], []
+    for r in load_rules(store.cursor(), rule_ids):
+        try:
+            with store.transaction() as cur:
+                evaluate_all(cur, [r.id])
+                raise _Probe
+        except _Probe:
+            good.append(r.id)
+        except Exception as exc:
+            broken.append(f"rule {r.id} {r.name!r} cannot be evaluated"
+                          f" ({type(exc).__name__}: {exc})")
+    return broken, good
 
 
 @subs_app.command("list")
