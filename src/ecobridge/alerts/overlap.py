@@ -6,11 +6,12 @@ flags, so it cannot start before QC has given them; and beside the append or the
 takes a core from DuckDB, which slows them about as much as it gains (measured). So by default
 ("qc") it follows QC:
 
-1. the merge (monitoring.merge._qc_early) hands over the run's first Series before its QC,
-   without flags (`start`), and checks the rows in passes of whole datastreams;
-2. the thread reads what it needs on the ingest's cursor while the first pass runs (rules,
-   datastreams, stored alerts and rows: `evaluate.prepare`); the merge touches the cursor
-   again only once these reads are over (`wait_cursor`);
+1. the thread starts before the run's first merge sorts its rows (`begin`) and reads on the
+   ingest's cursor the rules and the file's datastreams meanwhile;
+2. the merge (monitoring.merge._qc_early) hands over its Series before QC, without flags
+   (`start`), and checks the rows in passes of whole datastreams; the thread reads the rest
+   it needs (stored alerts and rows: `evaluate.prepare`) early in the first pass, and the
+   merge touches the cursor again only once these reads are over (`wait_cursor`);
 3. it computes the windowed rules' points over each pass's datastreams once QC has settled
    them (`settled`), while the next pass is checked. Their points depend on a datastream's own
    rows, and each rule's running sums go on from one pass to the next, so they are those of
